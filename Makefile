@@ -1,0 +1,48 @@
+# One-command set-up: every target builds .venv with the pinned versions first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: setup demo test test-fast lint dry-run demo-dataset bench clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU wheel of torch 2.13.0 lies on this machine kind's disk; install it first.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+## Run the whole default DAG on the embedded demo dataset.
+demo: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+## Every test, the end-to-end Snakemake runs included.
+test: setup
+	$(BIN)/python -m pytest
+
+## Unit tests only (skips the end-to-end DAG runs marked slow).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+dry-run: setup
+	$(BIN)/snakemake -n --quiet
+
+## Regenerate the demo dataset (about an hour of CPU), then copy it into data/demo.
+demo-dataset: setup
+	$(BIN)/snakemake make_demo_dataset --cores $(CORES)
+	cp results/demo_dataset/cssnbr3-xix_demo.extxyz.gz results/demo_dataset/provenance.json data/demo/
+
+clean:
+	rm -rf results .snakemake
+
+## Benchmarks (bench/): each figure against its baseline measured in the same run.
+bench: setup
+	bench/run

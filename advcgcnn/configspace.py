@@ -1,0 +1,222 @@
+"""Symmetry-distinct substitutional arrangements on one sublattice of a supercell.
+
+An arrangement is an integer bitmask over the substituted sublattice: bit i set
+means site i carries the substituent (I on a Br site for CsSnBr3-xIx). Two
+arrangements are equivalent when a space-group operation of the parent
+supercell maps one onto the other; we keep one representative per orbit (the
+smallest bitmask) and its multiplicity (orbit size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import spglib
+from pymatgen.core import Lattice, Structure
+
+# Full enumeration keeps a bitmap of 2**n_sites booleans; past this it is too large.
+MAX_ENUMERATED_SITES = 28
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The ideal parent supercell and which of its sites are substituted."""
+
+    structure: Structure
+    sublattice: np.ndarray  # indices into structure of the substitutable sites
+    host: str  # element on the sublattice in the parent
+    substituent: str  # element that replaces it
+
+
+def perovskite_parent(
+    a_site: str = "Cs",
+    b_site: str = "Sn",
+    host: str = "Br",
+    substituent: str = "I",
+    lattice_constant: float = 5.80,
+    supercell: int = 2,
+) -> Parent:
+    """Cubic ABX3 (Pm-3m) supercell; the X sublattice is substitutable."""
+    unit = Structure(
+        Lattice.cubic(lattice_constant),
+        [a_site, b_site, host, host, host],
+        [[0.5, 0.5, 0.5], [0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]],
+    )
+    unit.make_supercell(supercell)
+    sublattice = np.array([i for i, sp in enumerate(unit.species) if sp.symbol == host])
+    return Parent(unit, sublattice, host, substituent)
+
+
+def site_permutations(parent: Parent, symprec: float = 1e-3) -> np.ndarray:
+    """Permutations [n_ops, n_sites] of the sublattice under the supercell's space group."""
+    s = parent.structure
+    sym = spglib.get_symmetry((s.lattice.matrix, s.frac_coords, s.atomic_numbers), symprec=symprec)
+    frac = s.frac_coords[parent.sublattice]
+    perms = []
+    for rot, trans in zip(sym["rotations"], sym["translations"]):
+        image = frac @ rot.T + trans
+        delta = image[:, None, :] - frac[None, :, :]
+        delta -= np.round(delta)
+        match = np.linalg.norm(delta, axis=-1) < 1e-4
+        if not np.all(match.sum(axis=1) == 1):
+            raise ValueError("symmetry operation does not map the sublattice onto itself")
+        perms.append(match.argmax(axis=1))
+    return np.unique(np.array(perms), axis=0)
+
+
+def _byte_tables(perms: np.ndarray) -> np.ndarray:
+    """Lookup tables [n_ops, n_bytes, 256]: the image bits contributed by one input byte."""
+    n_ops, n_sites = perms.shape
+    n_bytes = (n_sites + 7) // 8
+    values = np.arange(256, dtype=np.int64)
+    tables = np.zeros((n_ops, n_bytes, 256), dtype=np.int64)
+    for b in range(n_bytes):
+        for bit in range(8):
+            site = 8 * b + bit
+            if site >= n_sites:
+                break
+            present = (values >> bit) & 1
+            tables[:, b, :] |= present[None, :] << perms[:, site][:, None]
+    return tables
+
+
+def apply_permutations(mask: int, tables: np.ndarray) -> np.ndarray:
+    """All images of one bitmask under the group, as int64 [n_ops]."""
+    out = np.zeros(tables.shape[0], dtype=np.int64)
+    for b in range(tables.shape[1]):
+        out |= tables[:, b, (mask >> (8 * b)) & 255]
+    return out
+
+
+def enumerate_orbits(perms: np.ndarray) -> dict[str, np.ndarray]:
+    """Every orbit of bitmasks under the permutation group.
+
+    Returns arrays `mask` (smallest member), `n_sub` (substituent count) and
+    `multiplicity` (orbit size), sorted by n_sub then mask.
+    """
+    n_sites = perms.shape[1]
+    if n_sites > MAX_ENUMERATED_SITES:
+        raise ValueError(
+            f"{n_sites} sites: full enumeration needs 2**{n_sites} flags; "
+            f"at most {MAX_ENUMERATED_SITES} sites are supported"
+        )
+    tables = _byte_tables(perms)
+    n_total = 1 << n_sites
+    visited = np.zeros(n_total, dtype=bool)
+    masks, mults = [], []
+    pointer, window = 0, 4096
+    while pointer < n_total:
+        free = np.flatnonzero(~visited[pointer : pointer + window])
+        if free.size == 0:
+            pointer += window
+            continue
+        pointer += int(free[0])
+        # The smallest unvisited mask is the smallest member of its own orbit.
+        images = np.unique(apply_permutations(pointer, tables))
+        visited[images] = True
+        masks.append(pointer)
+        mults.append(images.size)
+    masks = np.array(masks, dtype=np.int64)
+    n_sub = np.array([bin(m).count("1") for m in masks], dtype=np.int64)
+    order = np.lexsort((masks, n_sub))
+    return {"mask": masks[order], "n_sub": n_sub[order], "multiplicity": np.array(mults)[order]}
+
+
+def burnside_orbit_counts(perms: np.ndarray) -> np.ndarray:
+    """Orbits per substituent count from Burnside's lemma (an independent check).
+
+    A permutation with cycle lengths l_1..l_k fixes an arrangement iff each cycle
+    is uniform, so its fixed arrangements with n substituents are the
+    coefficients of prod_j (1 + t**l_j).
+    """
+    n_ops, n_sites = perms.shape
+    total = np.zeros(n_sites + 1, dtype=object)
+    for perm in perms:
+        seen = np.zeros(n_sites, dtype=bool)
+        poly = np.zeros(n_sites + 1, dtype=object)
+        poly[0] = 1
+        for start in range(n_sites):
+            if seen[start]:
+                continue
+            length, site = 0, start
+            while not seen[site]:
+                seen[site] = True
+                site = perm[site]
+                length += 1
+            shifted = np.zeros_like(poly)
+            shifted[length:] = poly[:-length]
+            poly = poly + shifted
+        total += poly
+    return np.array([int(c) // n_ops for c in total], dtype=np.int64)
+
+
+def sample_orbits(orbits: dict[str, np.ndarray], per_count: int, seed: int) -> dict[str, np.ndarray]:
+    """Up to `per_count` orbits per substituent count, uniformly at random, seeded."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for n in np.unique(orbits["n_sub"]):
+        idx = np.flatnonzero(orbits["n_sub"] == n)
+        if idx.size > per_count:
+            idx = np.sort(rng.choice(idx, size=per_count, replace=False))
+        keep.append(idx)
+    keep = np.concatenate(keep)
+    return {k: v[keep] for k, v in orbits.items()}
+
+
+def decorate(parent: Parent, mask: int, lattice_constant: float | None = None) -> Structure:
+    """The parent supercell with the substituent on the sites set in `mask`."""
+    s = parent.structure.copy()
+    if lattice_constant is not None:
+        s = Structure(
+            Lattice.cubic(lattice_constant * s.lattice.a / parent_unit_a(parent)),
+            s.species,
+            s.frac_coords,
+        )
+    for bit, site in enumerate(parent.sublattice):
+        if (mask >> bit) & 1:
+            s.replace(int(site), parent.substituent)
+    return s
+
+
+def parent_unit_a(parent: Parent) -> float:
+    """Lattice constant of the parent's primitive cubic cell."""
+    n_cells = round((len(parent.structure) / 5) ** (1 / 3))
+    return parent.structure.lattice.a / n_cells
+
+
+def read_orbits(path) -> dict[str, np.ndarray]:
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    return {
+        "mask": np.array([int(m, 16) for m in frame["mask"]], dtype=np.int64),
+        "n_sub": frame["n_sub"].to_numpy(np.int64),
+        "multiplicity": frame["multiplicity"].to_numpy(np.int64),
+    }
+
+
+def write_orbits(path, a_site="Cs", b_site="Sn", host="Br", substituent="I", supercell=2, log=print) -> None:
+    """Enumerate, cross-check against Burnside's count, and write one row per orbit."""
+    import pandas as pd
+
+    from .io import write_csv
+
+    parent = perovskite_parent(a_site, b_site, host, substituent, supercell=supercell)
+    perms = site_permutations(parent)
+    orbits = enumerate_orbits(perms)
+    counts = np.bincount(orbits["n_sub"], minlength=perms.shape[1] + 1)
+    expected = burnside_orbit_counts(perms)
+    if not np.array_equal(counts, expected):
+        raise RuntimeError(f"orbit enumeration {counts.tolist()} disagrees with Burnside {expected.tolist()}")
+    log(f"{perms.shape[0]} symmetry operations on {perms.shape[1]} sites; {counts.sum()} orbits")
+    log(f"orbits per {substituent} count: {counts.tolist()}")
+    width = (perms.shape[1] + 3) // 4
+    frame = pd.DataFrame(
+        {
+            "mask": [f"{m:0{width}x}" for m in orbits["mask"]],
+            "n_sub": orbits["n_sub"],
+            "multiplicity": orbits["multiplicity"],
+        }
+    )
+    write_csv(path, frame)

@@ -1,0 +1,164 @@
+"""Structural disorder descriptors of ABX3 perovskite cells.
+
+Used to compare adversarial with normal examples and as features of the
+interpretable model. Conventions:
+- octahedron: the 6 nearest X of each B cation (minimum image);
+- distortion index (Baur 1974): D = 1/6 sum |l_i - l_av| / l_av, averaged over octahedra;
+- bond-angle variance (Robinson 1971): sigma^2 = 1/11 sum (theta_i - 90)^2 over the
+  12 cis X-B-X angles, averaged over octahedra;
+- tilt: 180 deg minus the mean B-X-B angle through the bridging halides;
+- off-centring: distance of B from the centroid of its octahedron, averaged;
+- short-range order: Warren-Cowley alpha = 1 - P(substituent | host neighbour) / c_sub
+  over nearest X-X pairs (0 for a random alloy, < 0 for Br/I alternation,
+  > 0 for clustering; 0 by definition for the end members);
+- number of unequal atoms: symmetry-inequivalent sites found by spglib at
+  `symprec` (A, default 0.1: larger than CHGNet's residual noise, smaller than
+  the octahedral tilts it should resolve).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import spglib
+from pymatgen.core import Structure
+
+DEFAULT_SYMPREC = 0.1
+DESCRIPTOR_NAMES = (
+    "n_unequal_atoms",
+    "bond_length_std",
+    "distortion_index",
+    "bond_angle_variance",
+    "bxb_angle_mean",
+    "tilt",
+    "b_off_centring",
+    "volume_per_atom",
+    "substituent_fraction",
+    "sro_alpha",
+)
+
+
+def n_unequal_atoms(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> int:
+    """Number of symmetry-inequivalent atoms (spglib `equivalent_atoms`)."""
+    cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
+    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    if dataset is None:  # spglib found no symmetry at all: every atom is its own class
+        return len(structure)
+    return int(np.unique(dataset.equivalent_atoms).size)
+
+
+def _vectors(structure: Structure, centres: np.ndarray, cutoff: float):
+    """Minimum-image-free neighbour vectors from `centres` (all periodic images within cutoff)."""
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
+    lattice = np.ascontiguousarray(structure.lattice.matrix, dtype=float)
+    c, p, images, d = find_points_in_spheres(
+        cart, np.ascontiguousarray(cart[centres]), r=float(cutoff), pbc=np.array([1, 1, 1], dtype=np.int64),
+        lattice=lattice, tol=1e-8,
+    )
+    vec = cart[p] + images @ lattice - cart[centres][c]
+    keep = d > 1e-8
+    return c[keep], p[keep], vec[keep], d[keep]
+
+
+def octahedra(structure: Structure, b_site: str, halides: tuple[str, ...], cutoff: float = 4.5) -> tuple:
+    """For each B cation: the 6 nearest halides (indices) and the B->X vectors [n_B, 6, 3]."""
+    symbols = np.array([sp.symbol for sp in structure.species])
+    b_idx = np.flatnonzero(symbols == b_site)
+    c, p, vec, d = _vectors(structure, b_idx, cutoff)
+    is_x = np.isin(symbols[p], halides)
+    c, p, vec, d = c[is_x], p[is_x], vec[is_x], d[is_x]
+    order = np.lexsort((d, c))
+    c, p, vec, d = c[order], p[order], vec[order], d[order]
+    counts = np.bincount(c, minlength=b_idx.size)
+    if (counts < 6).any():
+        raise ValueError(f"a {b_site} atom has fewer than 6 halides within {cutoff} A: not an octahedral framework")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    take = (starts[:, None] + np.arange(6)[None, :]).ravel()
+    return b_idx, p[take].reshape(-1, 6), vec[take].reshape(-1, 6, 3)
+
+
+def octahedral_descriptors(structure: Structure, b_site: str = "Sn", halides: tuple[str, ...] = ("Br", "I")) -> dict:
+    b_idx, x_idx, vec = octahedra(structure, b_site, halides)
+    lengths = np.linalg.norm(vec, axis=2)  # [n_B, 6]
+    l_av = lengths.mean(axis=1, keepdims=True)
+    distortion = (np.abs(lengths - l_av) / l_av).mean(axis=1)
+    unit = vec / lengths[..., None]
+    cosines = np.einsum("bik,bjk->bij", unit, unit)
+    angles = np.degrees(np.arccos(np.clip(cosines, -1, 1)))
+    iu = np.triu_indices(6, k=1)
+    pair_angles = angles[:, iu[0], iu[1]]  # [n_B, 15]: 12 cis (~90) + 3 trans (~180)
+    cis = np.sort(pair_angles, axis=1)[:, :12]
+    angle_variance = ((cis - 90.0) ** 2).sum(axis=1) / 11.0
+    off_centring = np.linalg.norm(vec.mean(axis=1), axis=1)
+
+    # B-X-B angles: each halide bridges two B; pair the two B->X vectors of that halide.
+    bxb = []
+    flat_x = x_idx.ravel()
+    flat_vec = vec.reshape(-1, 3)
+    for x in np.unique(flat_x):
+        v = flat_vec[flat_x == x]
+        if len(v) == 2:  # X->B vectors are the negatives of B->X
+            cos = np.dot(-v[0], -v[1]) / np.linalg.norm(v[0]) / np.linalg.norm(v[1])
+            bxb.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    bxb_mean = float(np.mean(bxb)) if bxb else float("nan")
+    return {
+        "bond_length_std": float(lengths.std()),
+        "distortion_index": float(distortion.mean()),
+        "bond_angle_variance": float(angle_variance.mean()),
+        "bxb_angle_mean": bxb_mean,
+        "tilt": 180.0 - bxb_mean,
+        "b_off_centring": float(off_centring.mean()),
+    }
+
+
+def warren_cowley_sro(structure: Structure, host: str, substituent: str, cutoff: float | None = None) -> float:
+    """Warren-Cowley alpha of the substituent around host atoms, nearest X-X shell."""
+    symbols = np.array([sp.symbol for sp in structure.species])
+    x_idx = np.flatnonzero(np.isin(symbols, [host, substituent]))
+    n_sub = int((symbols == substituent).sum())
+    c_sub = n_sub / x_idx.size
+    if n_sub == 0 or n_sub == x_idx.size:
+        return 0.0
+    if cutoff is None:
+        # Nearest X-X distance times 1.2 catches the first shell of a (distorted) perovskite.
+        _, p, _, d = _vectors(structure, x_idx, 6.0)
+        cutoff = 1.2 * float(d[np.isin(symbols[p], [host, substituent])].min())
+    c, p, _, _ = _vectors(structure, x_idx, cutoff)
+    centre_sym = symbols[x_idx][c]
+    neigh_sym = symbols[p]
+    mask = (centre_sym == host) & np.isin(neigh_sym, [host, substituent])
+    if not mask.any():
+        return 0.0
+    p_sub = float((neigh_sym[mask] == substituent).mean())
+    return 1.0 - p_sub / c_sub
+
+
+def describe(
+    structure: Structure,
+    b_site: str = "Sn",
+    host: str = "Br",
+    substituent: str = "I",
+    symprec: float = DEFAULT_SYMPREC,
+) -> dict:
+    """Every descriptor of DESCRIPTOR_NAMES for one structure."""
+    out = {"n_unequal_atoms": n_unequal_atoms(structure, symprec)}
+    out.update(octahedral_descriptors(structure, b_site, (host, substituent)))
+    symbols = [sp.symbol for sp in structure.species]
+    n_x = sum(s in (host, substituent) for s in symbols)
+    out["volume_per_atom"] = structure.volume / len(structure)
+    out["substituent_fraction"] = symbols.count(substituent) / n_x if n_x else float("nan")
+    out["sro_alpha"] = warren_cowley_sro(structure, host, substituent)
+    return out
+
+
+def describe_all(structures: dict, **kwargs) -> "pd.DataFrame":
+    """Descriptors of every crystal of a flat structure set (see graphs.read_structures)."""
+    import pandas as pd
+
+    from .graphs import to_pymatgen
+
+    rows = []
+    for i, cid in enumerate(structures["ids"]):
+        rows.append({"id": cid, **describe(to_pymatgen(structures, i), **kwargs)})
+    return pd.DataFrame(rows, columns=["id", *DESCRIPTOR_NAMES])

@@ -1,0 +1,76 @@
+# Config validation, result paths and input functions shared by every stage.
+import sys
+
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml", set_default=True)
+
+# The package lives beside the Snakefile (workflow scripts add it themselves).
+sys.path.insert(0, workflow.basedir)
+
+from advcgcnn.ingest import count_inputs
+
+RESULTS = config["results"]
+TRAIN = config["train"]
+# Shards are sized from the source's configuration count, known before ingestion.
+N_GRAPH_SHARDS = max(1, -(-count_inputs(config["source"]) // config["graphs"]["shard_size"]))
+
+
+def result(path):
+    """A path under the configured results folder."""
+    return f"{RESULTS}/{path}"
+
+
+def graph_shards(wildcards=None):
+    return expand(result("graphs/shard_{shard}.h5"), shard=range(N_GRAPH_SHARDS))
+
+
+def fold_seed_outputs(kind, name):
+    """One file of every (fold, seed) job of a training family."""
+    return expand(
+        result(f"cgcnn/{kind}/seed{{seed}}/fold{{fold}}/{name}"),
+        seed=TRAIN["seeds"],
+        fold=range(TRAIN["folds"]),
+    )
+
+
+PERTURB = config["perturb"]
+SIGMAS = [f"{s:g}" for s in PERTURB["sigmas"]]
+ADV_SIGMA = f"{config['adversarial']['sigma']:g}"
+if ADV_SIGMA not in SIGMAS or "train" not in PERTURB["modes"]:
+    raise ValueError(
+        f"config: adversarial.sigma={ADV_SIGMA} must be one of perturb.sigmas {SIGMAS}, "
+        "and perturb.modes must include 'train'"
+    )
+
+
+def baseline_seed(seed):
+    """Baseline models scored in evaluate mode: same seed if it was trained, else the first."""
+    return seed if seed in TRAIN["seeds"] else TRAIN["seeds"][0]
+
+
+def baseline_models(seed):
+    return expand(result("cgcnn/baseline/seed{seed}/fold{fold}/model.pt"), seed=seed, fold=range(TRAIN["folds"]))
+
+
+def sweep_models(wildcards):
+    if wildcards.mode != "evaluate":
+        return []
+    return baseline_models(baseline_seed(int(wildcards.seed)))
+
+
+def sweep_split_seed(wildcards):
+    """Fold split of a sweep point: the baseline's own split when scoring baseline models."""
+    seed = int(wildcards.seed)
+    return baseline_seed(seed) if wildcards.mode == "evaluate" else seed
+
+
+def sweep_outputs(name, modes=None, sigmas=None):
+    return expand(
+        result("perturb/{mode}/sigma{sigma}/seed{seed}/{name}"),
+        mode=modes or PERTURB["modes"],
+        sigma=sigmas or SIGMAS,
+        seed=PERTURB["seeds"],
+        name=name,
+    )

@@ -1,0 +1,40 @@
+# DFT label ingestion: labels, structures, quarantine.
+
+
+rule ingest:
+    input:
+        source=config["source"]["path"],
+    output:
+        labels=result("dataset/labels.csv"),
+        structures=result("dataset/structures.h5"),
+        quarantine=result("dataset/quarantine.csv"),
+        summary=result("dataset/summary.json"),
+    params:
+        source=config["source"],
+        elements=config["elements"],
+        mixing=config["mixing"],
+        label=config["label"],
+    log:
+        result("logs/ingest.log"),
+    benchmark:
+        result("benchmarks/ingest.tsv")
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/ingest.py"
+
+
+rule folds:
+    input:
+        labels=rules.ingest.output.labels,
+    output:
+        folds=result("dataset/folds.csv"),
+    params:
+        folds=TRAIN["folds"],
+        seeds=sorted(set(TRAIN["seeds"]) | set(config["perturb"]["seeds"])),
+    log:
+        result("logs/folds.log"),
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/folds.py"

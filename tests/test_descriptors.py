@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from advcgcnn.configspace import decorate, perovskite_parent
+from advcgcnn.descriptors import describe, n_unequal_atoms, octahedral_descriptors, warren_cowley_sro
+
+
+def test_ideal_cubic_cell(cubic_cssnbr3):
+    d = describe(cubic_cssnbr3)
+    assert d["n_unequal_atoms"] == 3  # Cs, Sn, and one Br orbit
+    assert d["bond_length_std"] == pytest.approx(0, abs=1e-9)
+    assert d["distortion_index"] == pytest.approx(0, abs=1e-9)
+    assert d["bond_angle_variance"] == pytest.approx(0, abs=1e-6)
+    assert d["bxb_angle_mean"] == pytest.approx(180.0, abs=1e-6)
+    assert d["tilt"] == pytest.approx(0.0, abs=1e-6)
+    assert d["b_off_centring"] == pytest.approx(0, abs=1e-9)
+    assert d["volume_per_atom"] == pytest.approx(5.80**3 / 5)
+    assert d["substituent_fraction"] == 0 and d["sro_alpha"] == 0
+
+
+def test_ideal_supercell_has_one_sn_environment():
+    s = perovskite_parent().structure
+    assert n_unequal_atoms(s) == 3  # the 2x2x2 cell does not split any orbit
+
+
+def test_one_displaced_sn_off_centres_by_the_displacement(cubic_cssnbr3):
+    s = cubic_cssnbr3.copy()
+    s.translate_sites([1], [0.1, 0, 0], frac_coords=False)  # Sn along x by 0.1 A
+    d = octahedral_descriptors(s)
+    assert d["b_off_centring"] == pytest.approx(0.1, abs=1e-9)
+    # Bonds along x become 2.8 and 3.0 A, the four others sqrt(2.9^2 + 0.1^2).
+    lengths = np.array([2.8, 3.0] + [np.hypot(2.9, 0.1)] * 4)
+    assert d["bond_length_std"] == pytest.approx(lengths.std(), rel=1e-6)
+    expected_d = np.abs(lengths - lengths.mean()).mean() / lengths.mean()
+    assert d["distortion_index"] == pytest.approx(expected_d, rel=1e-6)
+    assert d["bond_angle_variance"] > 0
+    assert n_unequal_atoms(s, symprec=0.01) > 3  # the symmetry is lowered
+
+
+def test_displaced_halide_bends_the_sn_x_sn_angle(cubic_cssnbr3):
+    s = cubic_cssnbr3.copy()
+    s.translate_sites([2], [0, 0.3, 0], frac_coords=False)  # Br at (a/2,0,0) moved sideways
+    d = octahedral_descriptors(s)
+    bent = np.degrees(2 * np.arctan2(2.9, 0.3))  # the one Sn-Br-Sn angle through that Br
+    assert d["bxb_angle_mean"] == pytest.approx((bent + 2 * 180.0) / 3, rel=1e-6)
+
+
+def test_short_range_order_signs():
+    parent = perovskite_parent()
+    # Random-looking arrangement: small |alpha|; one I surrounded only by Br: alpha = 1 - 0/c.
+    single = decorate(parent, 1)
+    assert warren_cowley_sro(single, "Br", "I") == pytest.approx(1.0 - (8 / 23 / 8) / (1 / 24), rel=1e-6)
+    assert warren_cowley_sro(decorate(parent, 0), "Br", "I") == 0.0
+    assert warren_cowley_sro(decorate(parent, (1 << 24) - 1), "Br", "I") == 0.0

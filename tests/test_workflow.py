@@ -1,0 +1,205 @@
+"""End-to-end: the real Snakemake DAG on a tiny slice of the demo dataset.
+
+Marked slow (about two minutes on 2 cores); `make test-fast` skips them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from advcgcnn.io import read_extxyz, write_extxyz
+
+from .conftest import DEMO_DATASET, REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TINY_TRAIN = {"folds": 3, "seeds": [0], "epochs": 8, "checkpoint_every": 4, "batch_size": 16}
+TINY_PERTURB = {"sigmas": [0.0, 0.1, 0.3], "seeds": [0, 1], "epochs": 4}
+
+
+def snakemake(workdir: Path, *args: str, config: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(REPO / "config.yaml")]
+    if config is not None:
+        (workdir / "test-config.yaml").write_text(yaml.safe_dump(config))
+        cmd.append(str(workdir / "test-config.yaml"))
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """The 'job count' table that `snakemake -n` prints."""
+    counts = {}
+    for line in dry_run_output.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total",):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def tiny_workdir(tmp_path_factory) -> Path:
+    """Two configurations per I count from the demo dataset (about 50)."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    frames = read_extxyz(DEMO_DATASET)
+    picked, per_count = [], {}
+    for atoms in frames:
+        n_i = atoms.get_chemical_symbols().count("I")
+        if per_count.get(n_i, 0) < 2:
+            per_count[n_i] = per_count.get(n_i, 0) + 1
+            picked.append(atoms)
+    write_extxyz(workdir / "tiny.extxyz.gz", picked)
+    return workdir
+
+
+def tiny_config(workdir: Path, **overrides) -> dict:
+    config = {
+        "source": {"kind": "extxyz", "path": str(workdir / "tiny.extxyz.gz")},
+        "graphs": {"shard_size": 20},
+        "train": dict(TINY_TRAIN),
+        "perturb": dict(TINY_PERTURB),
+        "adversarial": {"sigma": 0.1, "min_wrong": 1, "attack_epsilons": [0.1, 0.5, 1.0], "attack_steps": 5},
+    }
+    for key, value in overrides.items():
+        config[key] = {**config.get(key, {}), **value}
+    return config
+
+
+def test_lint_is_clean(tmp_path):
+    proc = subprocess.run([*SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_dry_run_of_default_config_shows_every_stage():
+    proc = subprocess.run([*SNAKEMAKE, "-n", "-d", str(REPO)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    counts = job_counts(proc.stdout)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    n_frames = len(read_extxyz(DEMO_DATASET))
+    n_shards = -(-n_frames // config["graphs"]["shard_size"])
+    if not (REPO / "results" / "cgcnn" / "baseline" / "summary.json").exists():
+        assert counts["ingest"] == 1 and counts["aggregate_baseline"] == 1
+        assert counts["graph_shard"] == n_shards
+        assert counts["train_baseline"] == config["train"]["folds"] * len(config["train"]["seeds"])
+
+
+@pytest.mark.slow
+def test_full_dag_on_tiny_dataset(tiny_workdir):
+    workdir = tiny_workdir
+    config = tiny_config(workdir)
+    dry = snakemake(workdir, "-n", config=config)
+    counts = job_counts(dry.stdout)
+    n_shards = -(-len(read_extxyz(workdir / "tiny.extxyz.gz")) // 20)
+    assert counts["graph_shard"] == n_shards and counts["train_baseline"] == 3
+    assert counts["sweep_point"] == 2 * 3 * 2  # mode x sigma x seed
+    for rule in ("aggregate_sweep", "adversarial_examples", "gradient_attack", "compare_adversarial", "descriptors"):
+        assert counts[rule] == 1
+
+    snakemake(workdir, "--cores", "2", config=config)
+    results = workdir / "results"
+    summary = json.loads((results / "cgcnn/baseline/summary.json").read_text())
+    for metric in ("accuracy", "balanced_accuracy", "roc_auc", "f1"):
+        assert 0.0 <= summary[metric]["mean"] <= 1.0
+        assert len(summary[metric]["values"]) == 3
+    labels = pd.read_csv(results / "dataset/labels.csv")
+    predictions = pd.read_csv(results / "cgcnn/baseline/predictions.csv")
+    assert sorted(predictions["id"]) == sorted(labels["id"])  # each configuration held out once
+    for stage in ("ingest", "folds", "graphs/shard_0", "cgcnn/baseline/seed0_fold0"):
+        assert (results / "logs" / f"{stage}.log").exists()
+    assert not list(results.rglob("checkpoint.pt"))  # removed once the model is final
+
+    curve = pd.read_csv(results / "perturb/curve.csv")
+    assert sorted(curve["mode"].unique()) == ["evaluate", "train"]
+    assert curve.groupby("mode")["sigma"].apply(list).to_dict()["train"] == [0.0, 0.1, 0.3]
+    assert (curve["accuracy_count"] == 3 * 2).all()  # folds x seeds per point
+    assert (results / "perturb/curve.png").stat().st_size > 0
+    groups = pd.read_csv(results / "adversarial/groups.csv")
+    assert sorted(groups["id"]) == sorted(labels["id"])
+    examples = pd.read_csv(results / "adversarial/examples.csv")
+    assert (examples["group"] == "adversarial").all() and (examples["n_wrong"] >= 1).all()
+    comparison = pd.read_csv(results / "adversarial/comparison.csv")
+    from advcgcnn.descriptors import DESCRIPTOR_NAMES
+
+    assert comparison["descriptor"].tolist() == list(DESCRIPTOR_NAMES)
+    attack = pd.read_csv(results / "adversarial/gradient_attack.csv")
+    assert set(attack.columns) >= {"id", "flip_norm", "baseline_prob"}
+
+    # Same config, same numbers: retrain one job from scratch and compare.
+    fold0 = results / "cgcnn/baseline/seed0/fold0/predictions.csv"
+    before = fold0.read_text()
+    snakemake(workdir, "--cores", "2", "--forcerun", str(fold0.relative_to(workdir)), "--until", "train_baseline", config=config)
+    assert fold0.read_text() == before
+
+    # A featurisation change rebuilds the graphs; a training change does not.
+    counts = job_counts(snakemake(workdir, "-n", config=tiny_config(workdir, graphs={"cutoff": 6.0})).stdout)
+    assert counts.get("graph_shard") == n_shards
+    counts = job_counts(snakemake(workdir, "-n", config=tiny_config(workdir, train={"epochs": 9})).stdout)
+    assert "graph_shard" not in counts and counts.get("train_baseline") == 3
+
+
+@pytest.mark.slow
+def test_vasp_ingestion_through_the_dag(tmp_path, vasp_fixtures):
+    root = tmp_path / "vasp"
+    for run in ("Cs2SnBr6", "Cs2SnI6_dos", "Cs2SnI6_optics"):
+        shutil.copytree(vasp_fixtures / run, root / run)
+    raw = gzip.open(vasp_fixtures / "Cs2SnI6_optics" / "vasprun.xml.gz").read()
+    (root / "truncated").mkdir()
+    (root / "truncated" / "vasprun.xml.gz").write_bytes(gzip.compress(raw[: len(raw) * 2 // 3]))
+    config = {"source": {"kind": "vasp", "path": str(root)}, "label": {"metric": "slme"}}
+    snakemake(tmp_path, "--cores", "1", "results/dataset/labels.csv", config=config)
+    labels = pd.read_csv(tmp_path / "results/dataset/labels.csv").set_index("id")
+    quarantine = pd.read_csv(tmp_path / "results/dataset/quarantine.csv")
+    assert sorted(labels.index) == ["Cs2SnBr6", "Cs2SnI6_dos", "Cs2SnI6_optics"]
+    assert labels.loc["Cs2SnI6_optics", "slme"] > 0
+    assert quarantine["id"].tolist() == ["truncated"]
+    assert "unparsable vasprun" in quarantine["reason"].iloc[0]
+    log = (tmp_path / "results/logs/ingest.log").read_text()
+    assert "quarantined truncated" in log
+
+
+@pytest.mark.slow
+def test_killed_training_job_resumes_to_the_same_numbers(tiny_workdir, tmp_path):
+    """SIGKILL a (fold, seed) job after its first checkpoint, rerun: same predictions as uninterrupted."""
+    import os
+    import signal
+    import time
+
+    config = tiny_config(tiny_workdir, train={"epochs": 24, "checkpoint_every": 2})
+    target = "results/cgcnn/baseline/seed0/fold1/predictions.csv"
+    runs = {}
+    for name in ("straight", "killed"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        shutil.copy(tiny_workdir / "tiny.extxyz.gz", workdir)
+        cfg = dict(config, source={"kind": "extxyz", "path": str(workdir / "tiny.extxyz.gz")})
+        if name == "killed":
+            snakemake(workdir, "--cores", "1", "results/dataset/folds.csv", *[f"results/graphs/shard_{i}.h5" for i in range(3)], config=cfg)
+            cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile",
+                   str(REPO / "config.yaml"), str(workdir / "test-config.yaml"), "--cores", "1", target]
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            checkpoint = workdir / "results/cgcnn/baseline/seed0/fold1/checkpoint.pt"
+            deadline = time.time() + 300
+            while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert checkpoint.exists(), "no checkpoint was written before the job ended"
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            assert not (workdir / target).exists()
+            snakemake(workdir, "--unlock", config=cfg)
+            snakemake(workdir, "--cores", "1", "--rerun-incomplete", target, config=cfg)
+            log = (workdir / "results/logs/cgcnn/baseline/seed0_fold1.log").read_text()
+            assert "resumed from" in log
+        else:
+            snakemake(workdir, "--cores", "1", target, config=cfg)
+        runs[name] = pd.read_csv(workdir / target)
+    pd.testing.assert_frame_equal(runs["straight"], runs["killed"])
