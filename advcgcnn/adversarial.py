@@ -285,6 +285,7 @@ def plot_comparison(descriptors: pd.DataFrame, groups: pd.DataFrame, names: list
 
 DESCRIPTOR_UNITS = {
     "n_unequal_atoms": "count",
+    "n_unequal_atoms_arrangement": "count",
     "bond_length_std": "Å",
     "distortion_index": "dimensionless",
     "bond_angle_variance": "deg²",

@@ -13,7 +13,11 @@ interpretable model. Conventions:
   > 0 for clustering; 0 by definition for the end members);
 - number of unequal atoms: symmetry-inequivalent sites found by spglib at
   `symprec` (A, default 0.1: larger than CHGNet's residual noise, smaller than
-  the octahedral tilts it should resolve).
+  the octahedral tilts it should resolve);
+- number of unequal atoms of the arrangement: the same count after snapping
+  every atom to the ideal parent lattice (fractional coordinates rounded to
+  multiples of 1/`parent_grid`, cell made cubic at the same volume), i.e. the
+  symmetry of the Br/I arrangement alone, whatever the relaxation did.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pymatgen.core import Structure
 DEFAULT_SYMPREC = 0.1
 DESCRIPTOR_NAMES = (
     "n_unequal_atoms",
+    "n_unequal_atoms_arrangement",
     "bond_length_std",
     "distortion_index",
     "bond_angle_variance",
@@ -44,6 +49,15 @@ def n_unequal_atoms(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> i
     if dataset is None:  # spglib found no symmetry at all: every atom is its own class
         return len(structure)
     return int(np.unique(dataset.equivalent_atoms).size)
+
+
+def n_unequal_atoms_arrangement(structure: Structure, parent_grid: int, symprec: float = 1e-3) -> int:
+    """Symmetry-inequivalent atoms of the arrangement on the ideal (cubic) parent lattice."""
+    from pymatgen.core import Lattice
+
+    snapped = np.round(structure.frac_coords * parent_grid) / parent_grid % 1.0
+    ideal = Structure(Lattice.cubic(structure.volume ** (1 / 3)), structure.species, snapped)
+    return n_unequal_atoms(ideal, symprec)
 
 
 def _vectors(structure: Structure, centres: np.ndarray, cutoff: float):
@@ -140,9 +154,13 @@ def describe(
     host: str = "Br",
     substituent: str = "I",
     symprec: float = DEFAULT_SYMPREC,
+    parent_grid: int = 4,
 ) -> dict:
     """Every descriptor of DESCRIPTOR_NAMES for one structure."""
-    out = {"n_unequal_atoms": n_unequal_atoms(structure, symprec)}
+    out = {
+        "n_unequal_atoms": n_unequal_atoms(structure, symprec),
+        "n_unequal_atoms_arrangement": n_unequal_atoms_arrangement(structure, parent_grid),
+    }
     out.update(octahedral_descriptors(structure, b_site, (host, substituent)))
     symbols = [sp.symbol for sp in structure.species]
     n_x = sum(s in (host, substituent) for s in symbols)

@@ -11,6 +11,7 @@ rule descriptors:
         host=config["mixing"]["host"],
         substituent=config["mixing"]["substituent"],
         symprec=config["descriptors"]["symprec"],
+        parent_grid=config["descriptors"]["parent_grid"],
     log:
         result("logs/descriptors.log"),
     benchmark:

@@ -52,3 +52,18 @@ def test_short_range_order_signs():
     assert warren_cowley_sro(single, "Br", "I") == pytest.approx(1.0 - (8 / 23 / 8) / (1 / 24), rel=1e-6)
     assert warren_cowley_sro(decorate(parent, 0), "Br", "I") == 0.0
     assert warren_cowley_sro(decorate(parent, (1 << 24) - 1), "Br", "I") == 0.0
+
+
+def test_arrangement_symmetry_ignores_relaxation_noise():
+    from advcgcnn.demo import rattled
+    from advcgcnn.descriptors import n_unequal_atoms_arrangement
+
+    parent = perovskite_parent()
+    single = decorate(parent, 1)
+    noisy = rattled(single, 0.2, seed=0)
+    assert n_unequal_atoms(noisy) == 40  # the rattle removes every symmetry at 0.1 A
+    clean = n_unequal_atoms_arrangement(single, 4)
+    assert n_unequal_atoms_arrangement(noisy, 4) == clean
+    # One I among 24 X sites: the I, and Br/Cs/Sn split by their distance to it.
+    assert 3 < clean < 40
+    assert n_unequal_atoms_arrangement(decorate(parent, 0), 4) == 3

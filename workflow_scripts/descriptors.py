@@ -17,6 +17,7 @@ table = describe_all(
     host=p.host,
     substituent=p.substituent,
     symprec=p.symprec,
+    parent_grid=p.parent_grid,
 )
 write_csv(snakemake.output.descriptors, table)  # noqa: F821
 log.info("descriptors of %d configurations", len(table))
