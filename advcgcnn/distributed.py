@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
                 torch.save({"model": model.state_dict(), "settings": dataclasses.asdict(settings.model)}, tmp)
             write_json(os.path.join(args.out, "train_loss.json"),
                        {"world_size": world, "backend": backend, "train_loss": info["train_loss"]})
+        dist.barrier()  # no rank tears the group down while another still uses it
     finally:
         dist.destroy_process_group()
 

@@ -162,9 +162,9 @@ def settings_fingerprint(settings: TrainSettings, train_ids: list[str], seed: in
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _loss(model: CGCNN, batch: dict, target: torch.Tensor) -> torch.Tensor:
+def _loss(model, batch: dict, target: torch.Tensor, task: str) -> torch.Tensor:
     out = model(batch)
-    if model.settings.task == "classification":
+    if task == "classification":
         return F.cross_entropy(out, target.long())
     return F.mse_loss(out[:, 0], target.float())
 
@@ -228,8 +228,9 @@ def train_one(
 
     Under torchrun (a torch.distributed process group is initialised) every rank
     takes an equal slice of each minibatch and DistributedDataParallel averages
-    the gradients, so the global batch and the update match one process; only
-    BatchNorm statistics are per rank. Rank 0 writes the checkpoints.
+    the gradients, so the global batch and the update match one process except
+    for BatchNorm statistics, which are synchronised on GPUs and per rank on CPUs.
+    Rank 0 writes the checkpoints.
     """
     rank, world = distributed_rank_world()
     device = device or pick_device(rank)
@@ -240,6 +241,8 @@ def train_one(
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
+        if device.type == "cuda":  # SyncBatchNorm is GPU-only; on CPUs statistics stay per rank
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     tensors = GraphTensors(graphs, device)
@@ -269,7 +272,7 @@ def train_one(
             if len(crystals) < 2 * world:
                 continue
             crystals = crystals[rank::world]
-            loss = _loss(net, tensors.batch(crystals), target[torch.as_tensor(crystals, device=device)])
+            loss = _loss(net, tensors.batch(crystals), target[torch.as_tensor(crystals, device=device)], settings.model.task)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -32,7 +32,9 @@ install() {
 
 write_config() {
     local cpus mem_mb
-    cpus=$(nproc)
+    # The node advertises at least 8 CPUs (config_overrides lets slurmd accept
+    # more than the machine has), so the production profile's requests fit.
+    cpus=$(( $(nproc) > 8 ? $(nproc) : 8 ))
     mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 8 / 10 ))
     mkdir -p "$CONF_DIR" "$STATE"/{spool,state,log}
     cat >"$CONF_DIR/slurm.conf" <<EOF
@@ -47,6 +49,7 @@ SlurmctldPidFile=${STATE}/slurmctld.pid
 SlurmdPidFile=${STATE}/slurmd.pid
 SlurmctldLogFile=${STATE}/log/slurmctld.log
 SlurmdLogFile=${STATE}/log/slurmd.log
+SlurmdParameters=config_overrides
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres

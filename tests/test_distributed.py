@@ -31,7 +31,7 @@ def test_two_gloo_processes_match_one(tmp_path):
         cmd = [
             sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
             "-m", "advcgcnn.distributed", "--graphs", str(tmp_path / "g.h5"), "--labels", str(tmp_path / "labels.csv"),
-            "--folds", str(tmp_path / "folds.csv"), "--epochs", "8", "--batch-size", "16", "--out", str(out),
+            "--folds", str(tmp_path / "folds.csv"), "--epochs", "8", "--batch-size", "32", "--out", str(out),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -39,6 +39,9 @@ def test_two_gloo_processes_match_one(tmp_path):
         assert result["world_size"] == nproc and result["backend"] == "gloo"
         assert (out / "model.pt").exists()
         curves[nproc] = np.array(result["train_loss"])
-    # Same global batches and averaged gradients; only BatchNorm statistics are per rank.
-    assert curves[2][-1] < curves[2][0]
-    np.testing.assert_allclose(curves[2], curves[1], rtol=0.15, atol=0.02)
+    # Same global batches and averaged gradients; on CPUs BatchNorm statistics are
+    # per rank (16 crystals each), the only difference from one process.
+    print("1 process:", curves[1].round(4), "2 processes:", curves[2].round(4))
+    assert curves[2][-1] < 0.5 * curves[2][0]
+    np.testing.assert_allclose(curves[2][:2], curves[1][:2], rtol=0.05)
+    assert np.abs(curves[2] - curves[1]).max() < 0.1

@@ -47,13 +47,9 @@ def test_profile_runs_training_as_gpu_jobs(cluster, tmp_path):
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(config))
     cmd = [
         "timeout", "-k", "20", "900",
-        *SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+        *SNAKEMAKE, "results/cgcnn/baseline/summary.json", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
         "--profile", str(REPO / "profiles" / "slurm"),
         "--configfile", str(REPO / "config.yaml"), str(tmp_path / "test.yaml"),
-        # The CI node has 2 CPUs: two shards per grouped job, one CPU per training job.
-        "--group-components", "graphs=2",
-        "--set-resources", "train_baseline:cpus_per_task=1", "--set-threads", "train_baseline=1",
-        "results/cgcnn/baseline/summary.json",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=960)
     output = proc.stdout + proc.stderr
@@ -70,7 +66,7 @@ def test_profile_runs_training_as_gpu_jobs(cluster, tmp_path):
     train_ids = [jid for jid, name in submitted if name == "rule_train_baseline"]
     for jid in train_ids:
         info = subprocess.run(["scontrol", "show", "job", jid], capture_output=True, text=True).stdout
-        assert re.search(r"gres/gpu[:=]1", info), info
+        assert re.search(r"gres[:/]gpu[:=]1", info), info  # TresPerJob=gres:gpu:1
     for log in (tmp_path / "results/logs/cgcnn/baseline").glob("seed0_fold*.log"):
         text = log.read_text()
         assert "CUDA_VISIBLE_DEVICES=0" in text and re.search(r"SLURM_JOB_ID=\d+", text), text[-2000:]
