@@ -101,29 +101,37 @@ def feature_names() -> list[str]:
     return names
 
 
+def _search(lattice: np.ndarray, cart: np.ndarray, radius: float):
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    centres, points, images, dists = find_points_in_spheres(
+        cart, cart, r=float(radius), pbc=np.array([1, 1, 1], dtype=np.int64), lattice=lattice, tol=1e-8
+    )
+    keep = dists > 1e-8  # drop each atom's zero-distance self match
+    return centres[keep].astype(np.int64), points[keep].astype(np.int64), images[keep], dists[keep]
+
+
 def neighbour_edges(
     lattice: np.ndarray, cart: np.ndarray, cutoff: float, max_neighbors: int
 ) -> dict[str, np.ndarray]:
     """Directed edges i -> j to the `max_neighbors` nearest atoms within `cutoff`.
 
-    Uses pymatgen's vectorised neighbour list (periodic images included). Ties
-    in distance are broken by neighbour index, so the result is deterministic.
+    Uses pymatgen's vectorised neighbour list (periodic images included). The
+    search first uses a radius expected to hold twice `max_neighbors` atoms at
+    the cell's density; if some atom has fewer than `max_neighbors` there (and
+    the radius is below the cutoff), it is repeated at the full cutoff, so the
+    result is always that of the full search. Ties in distance are broken by
+    neighbour index and image, so the result is deterministic.
     Returns src, dst (atom indices), dist (A) and image (integer cell offset of j).
     """
-    from pymatgen.optimization.neighbors import find_points_in_spheres
-
-    centres, points, images, dists = find_points_in_spheres(
-        np.ascontiguousarray(cart, dtype=float),
-        np.ascontiguousarray(cart, dtype=float),
-        r=float(cutoff),
-        pbc=np.array([1, 1, 1], dtype=np.int64),
-        lattice=np.ascontiguousarray(lattice, dtype=float),
-        tol=1e-8,
-    )
-    keep = dists > 1e-8  # drop each atom's zero-distance self match
-    src, dst, dist, image = select_nearest(
-        centres[keep].astype(np.int64), points[keep].astype(np.int64), dists[keep], images[keep], max_neighbors
-    )
+    cart = np.ascontiguousarray(cart, dtype=float)
+    lattice = np.ascontiguousarray(lattice, dtype=float)
+    volume_per_atom = abs(np.linalg.det(lattice)) / len(cart)
+    radius = min(cutoff, (3.0 * volume_per_atom * 2 * max_neighbors / (4.0 * np.pi)) ** (1 / 3))
+    src, dst, image, dist = _search(lattice, cart, radius)
+    if radius < cutoff and np.bincount(src, minlength=len(cart)).min() < max_neighbors:
+        src, dst, image, dist = _search(lattice, cart, cutoff)
+    src, dst, dist, image = select_nearest(src, dst, dist, image, max_neighbors)
     return {
         "src": src.astype(np.int32),
         "dst": dst.astype(np.int32),
@@ -135,10 +143,23 @@ def neighbour_edges(
 def select_nearest(src, dst, dist, image, max_neighbors: int):
     """Each centre's `max_neighbors` nearest edges, sorted by (centre, distance).
 
-    Ties in distance are broken by neighbour index, then image, so the result
-    never depends on the order the search returned the pairs in.
+    Distances are compared at 1e-6 A; ties are broken by neighbour index, then
+    image, so the result never depends on the order the search returned the
+    pairs in. One integer sort does the work; only tied runs get a second sort.
     """
-    order = np.lexsort((image[:, 2], image[:, 1], image[:, 0], dst, np.round(dist, 6), src))
+    image = np.asarray(image)
+    dist_q = np.rint(np.asarray(dist, dtype=np.float64) * 1e6).astype(np.int64)
+    shift = max(int(dist_q.max(initial=0)).bit_length(), 1)
+    key = (src.astype(np.int64) << shift) | dist_q
+    order = np.argsort(key, kind="stable")
+    ranked = key[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if tied.size:
+        pos = np.unique(np.concatenate([tied, tied + 1]))
+        # Neighbour index, then its image (offsets within +-64), as one integer.
+        tie = ((dst * 128 + (image[:, 0] + 64)) * 128 + (image[:, 1] + 64)) * 128 + (image[:, 2] + 64)
+        sub = order[pos]
+        order[pos] = sub[np.lexsort((tie[sub], ranked[pos]))]
     src, dst, dist, image = src[order], dst[order], dist[order], image[order]
     starts = np.searchsorted(src, src, side="left")
     keep = (np.arange(src.size) - starts) < max_neighbors

@@ -95,3 +95,23 @@ def test_reading_other_format_version_fails_clearly(tmp_path, cubic_cssnbr3):
         h5.attrs["format_version"] = 99
     with pytest.raises(ValueError, match="rebuild the graphs"):
         read_graphs(tmp_path / "g.h5")
+
+
+def test_short_first_search_equals_full_cutoff_search(cubic_cssnbr3):
+    from pymatgen.core import Lattice, Structure
+
+    from advcgcnn.features import _search, select_nearest
+
+    rng = np.random.default_rng(0)
+    cluster = rng.uniform(-1.5, 1.5, size=(20, 3))
+    # A dense cluster at the corners and one lone atom in the middle: the lone
+    # atom has nobody within the density-based first radius, so the search repeats.
+    lone = Structure(Lattice.cubic(10.0), ["Cs"] * 20 + ["I"], np.vstack([cluster, [[5, 5, 5]]]), coords_are_cartesian=True)
+    for s in (lone, cubic_cssnbr3):
+        got = edges_of(s, cutoff=9.0)
+        cart, lattice = np.ascontiguousarray(s.cart_coords), np.ascontiguousarray(s.lattice.matrix)
+        src, dst, image, dist = _search(lattice, cart, 9.0)
+        ref = select_nearest(src, dst, dist, image, 12)
+        assert np.array_equal(got["src"], ref[0]) and np.array_equal(got["dst"], ref[1])
+        assert np.allclose(got["dist"], ref[2], atol=1e-6)
+    assert np.bincount(edges_of(lone, cutoff=9.0)["src"]).tolist() == [12] * 21
