@@ -23,7 +23,7 @@ demo: setup
 
 ## Every test, the end-to-end Snakemake runs included.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -v
 
 ## Unit tests only (skips the end-to-end DAG runs marked slow).
 test-fast: setup

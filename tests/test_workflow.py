@@ -203,3 +203,14 @@ def test_killed_training_job_resumes_to_the_same_numbers(tiny_workdir, tmp_path)
             snakemake(workdir, "--cores", "1", target, config=cfg)
         runs[name] = pd.read_csv(workdir / target)
     pd.testing.assert_frame_equal(runs["straight"], runs["killed"])
+
+
+def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
+    proc = subprocess.run(
+        [*SNAKEMAKE, "-n", "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+         "--configfile", str(REPO / "config.yaml"), "--config", f"source={{path: {DEMO_DATASET}}}"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    assert counts["train_baseline"] == 10 and counts["sweep_point"] == 20
