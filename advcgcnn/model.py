@@ -62,9 +62,11 @@ class GatedConv(nn.Module):
         # projected once per atom and gathered, not once per edge.
         n = atom.shape[1]
         w = self.full.weight
+        # index_select: its backward is an index_add_, much faster than that of [] indexing.
+        # (Copying the weight blocks to contiguous memory measured 2.6x slower here.)
         gated = (
-            (atom @ w[:, :n].T)[src]
-            + (atom @ w[:, n : 2 * n].T)[dst]
+            torch.index_select(atom @ w[:, :n].T, 0, src)
+            + torch.index_select(atom @ w[:, n : 2 * n].T, 0, dst)
             + F.linear(edge, w[:, 2 * n :], self.full.bias)
         )
         gated = self.bn_gate(gated)
@@ -102,7 +104,8 @@ class CGCNN(nn.Module):
     def forward(self, batch: dict) -> torch.Tensor:
         """Logits [n_crystals, 2] (classification) or predictions [n_crystals, 1]."""
         atom = self.embed(self.element_table[batch["atom_z"]])
-        edge = self.expand(batch["edge_dist"])
+        # Expanded features come precomputed when the trainer cached them (exactly equal).
+        edge = batch["edge_fea"] if "edge_fea" in batch else self.expand(batch["edge_dist"])
         for conv in self.convs:
             atom = conv(atom, edge, batch["edge_src"], batch["edge_dst"])
         n_crystals = batch["n_atoms"].shape[0]

@@ -91,9 +91,14 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 class GraphTensors:
-    """A GraphSet held as torch tensors on one device, batched by crystal index."""
+    """A GraphSet held as torch tensors on one device, batched by crystal index.
 
-    def __init__(self, graphs: GraphSet, device: torch.device):
+    With `expand` (the model's parameter-free Gaussian expansion) the expanded
+    edge features are computed once and reused every epoch, when they fit in
+    `cache_bytes`; otherwise the model expands each batch itself.
+    """
+
+    def __init__(self, graphs: GraphSet, device: torch.device, expand=None, cache_bytes: float = 512e6):
         self.graphs = graphs
         self.device = device
         self.atom_offsets = graphs.atom_offsets.astype(np.int64)
@@ -103,6 +108,10 @@ class GraphTensors:
         self.edge_src = as_t(graphs.edge_src, torch.long)
         self.edge_dst = as_t(graphs.edge_dst, torch.long)
         self.edge_dist = as_t(graphs.edge_dist, torch.float32)
+        self.edge_fea = None
+        if expand is not None and self.edge_dist.numel() * expand.size * 4 <= cache_bytes:
+            with torch.no_grad():
+                self.edge_fea = expand(self.edge_dist)
 
     def batch(self, crystals: np.ndarray) -> dict:
         a0 = self.atom_offsets[crystals]
@@ -114,7 +123,7 @@ class GraphTensors:
         new_start = np.cumsum(n_atoms) - n_atoms
         shift = torch.as_tensor(np.repeat(new_start, n_edges), device=self.device)
         edge_idx_t = torch.as_tensor(edge_idx, device=self.device)
-        return {
+        batch = {
             "atom_z": self.atom_z[torch.as_tensor(atom_idx, device=self.device)],
             "edge_src": self.edge_src[edge_idx_t] + shift,
             "edge_dst": self.edge_dst[edge_idx_t] + shift,
@@ -122,6 +131,9 @@ class GraphTensors:
             "crystal_of_atom": torch.as_tensor(np.repeat(np.arange(len(crystals)), n_atoms), device=self.device),
             "n_atoms": torch.as_tensor(n_atoms, device=self.device),
         }
+        if self.edge_fea is not None:
+            batch["edge_fea"] = self.edge_fea[edge_idx_t]
+        return batch
 
 
 # --- training -------------------------------------------------------------
@@ -245,7 +257,7 @@ def train_one(
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    tensors = GraphTensors(graphs, device)
+    tensors = GraphTensors(graphs, device, expand=model.expand)
     target = torch.as_tensor(labels[settings.target].to_numpy().copy(), device=device)
     train_idx = np.flatnonzero(train_mask)
     fingerprint = settings_fingerprint(settings, [graphs.ids[i] for i in train_idx], seed, fold)
