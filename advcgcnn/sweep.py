@@ -105,12 +105,13 @@ def run_point(
 def aggregate_curve(metrics_paths: list[str], curve_out: str, trend_out: str, figure_out: str) -> pd.DataFrame:
     """Accuracy/ROC-AUC against sigma with spread over seeds and folds, plus the trend test."""
     import json
+    from pathlib import Path
 
     from scipy.stats import spearmanr
 
     rows = []
     for path in metrics_paths:
-        point = json.load(open(path))
+        point = json.loads(Path(path).read_text())
         for f in point["folds"]:
             rows.append({"mode": point["mode"], "sigma": point["sigma"], "seed": point["seed"], **f})
     runs = pd.DataFrame(rows)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -380,7 +381,7 @@ def load_model(path: str, element_table: np.ndarray, device: torch.device | None
 
 def aggregate(metrics_paths: list[str], predictions_paths: list[str], summary_out: str, predictions_out: str) -> dict:
     """Mean and spread of every metric over the (fold, seed) shards, plus all predictions."""
-    runs = [json.load(open(p)) for p in metrics_paths]
+    runs = [json.loads(Path(p).read_text()) for p in metrics_paths]
     names = [k for k in ("accuracy", "balanced_accuracy", "roc_auc", "f1", "mae", "rmse", "r2") if k in runs[0]]
     summary = {
         name: {
