@@ -153,10 +153,11 @@ def run_gradient_attack(
     y = labels["label"].to_numpy()
     symbols = _symbols(graphs.atom_z)
     rows, atoms = [], []
+    tensors = GraphTensors(graphs, torch.device("cpu"))
     for fold, path in sorted(models.items()):
         model = load_model(path, element_table)
         crystals = np.flatnonzero(folds == fold)
-        prob = predict(model, GraphTensors(graphs, torch.device("cpu")), crystals, 512)
+        prob = predict(model, tensors, crystals, 512)
         correct = (prob >= 0.5).astype(int) == y[crystals]
         crystals, prob = crystals[correct], prob[correct]  # only correctly classified ones can be flipped
         if crystals.size == 0:
