@@ -14,11 +14,15 @@ include: "rules/train.smk"
 include: "rules/perturb.smk"
 include: "rules/adversarial.smk"
 include: "rules/configspace.smk"
+include: "rules/interpret.smk"
+include: "rules/screening.smk"
+include: "rules/report.smk"
 include: "rules/demo_dataset.smk"
 
 
 rule all:
     input:
+        rules.report_html.output.html,
         rules.aggregate_baseline.output.summary,
         rules.aggregate_sweep.output.curve,
         rules.compare_adversarial.output.comparison,

@@ -9,7 +9,8 @@ import pandas as pd
 import torch
 
 from .graphs import GraphSet
-from .io import atomic_path, write_csv
+from .descriptors import DESCRIPTOR_UNITS
+from .io import save_figure
 from .perturb import CandidatePairs
 from .train import GraphTensors, load_model, predict
 
@@ -279,21 +280,4 @@ def plot_comparison(descriptors: pd.DataFrame, groups: pd.DataFrame, names: list
         ax.set_ylabel(DESCRIPTOR_UNITS.get(name, ""), fontsize=8)
     for ax in np.ravel(axes)[len(names):]:
         ax.axis("off")
-    with atomic_path(figure_out) as tmp:
-        fig.savefig(tmp, format=figure_out.rsplit(".", 1)[-1], dpi=110)
-    plt.close(fig)
-
-
-DESCRIPTOR_UNITS = {
-    "n_unequal_atoms": "count",
-    "n_unequal_atoms_arrangement": "count",
-    "bond_length_std": "Å",
-    "distortion_index": "dimensionless",
-    "bond_angle_variance": "deg²",
-    "bxb_angle_mean": "deg",
-    "tilt": "deg",
-    "b_off_centring": "Å",
-    "volume_per_atom": "Å³/atom",
-    "substituent_fraction": "I / (Br + I)",
-    "sro_alpha": "Warren-Cowley α",
-}
+    save_figure(fig, figure_out, dpi=110)

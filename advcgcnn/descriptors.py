@@ -41,6 +41,35 @@ DESCRIPTOR_NAMES = (
     "sro_alpha",
 )
 
+DESCRIPTOR_UNITS = {
+    "n_unequal_atoms": "count",
+    "n_unequal_atoms_arrangement": "count",
+    "bond_length_std": "Å",
+    "distortion_index": "dimensionless",
+    "bond_angle_variance": "deg²",
+    "bxb_angle_mean": "deg",
+    "tilt": "deg",
+    "b_off_centring": "Å",
+    "volume_per_atom": "Å³/atom",
+    "substituent_fraction": "I / (Br + I)",
+    "sro_alpha": "Warren-Cowley α",
+}
+# +1: a larger value means more disorder; -1: a smaller one; 0: not a disorder measure
+# (volume and composition; the sign of Warren-Cowley alpha says order type, not amount).
+DISORDER_DIRECTION = {
+    "n_unequal_atoms": 1,
+    "n_unequal_atoms_arrangement": 1,
+    "bond_length_std": 1,
+    "distortion_index": 1,
+    "bond_angle_variance": 1,
+    "bxb_angle_mean": -1,
+    "tilt": 1,
+    "b_off_centring": 1,
+    "volume_per_atom": 0,
+    "substituent_fraction": 0,
+    "sro_alpha": 0,
+}
+
 
 def n_unequal_atoms(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> int:
     """Number of symmetry-inequivalent atoms (spglib `equivalent_atoms`)."""

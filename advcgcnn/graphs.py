@@ -80,19 +80,27 @@ def build_graphs(structures: dict, cutoff: float, max_neighbors: int) -> GraphSe
 STRUCTURE_KEYS = ("lattice", "atom_offsets", "atom_z", "positions")
 
 
+def flatten_structures(ids: list[str], structures: list) -> dict:
+    """pymatgen Structures as one flat structure set (the layout of read_structures)."""
+    counts = [len(s) for s in structures]
+    return {
+        "ids": list(ids),
+        "lattice": np.array([s.lattice.matrix for s in structures]).reshape(-1, 3, 3),
+        "atom_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        "atom_z": np.concatenate([s.atomic_numbers for s in structures]).astype(np.int16) if structures else np.zeros(0, np.int16),
+        "positions": np.concatenate([s.cart_coords for s in structures]).reshape(-1, 3) if structures else np.zeros((0, 3)),
+    }
+
+
 def write_structures(path, ids: list[str], structures: list) -> None:
     """Ingested structures, same flat layout as the graphs but without edges."""
-    counts = [len(s) for s in structures]
+    flat = flatten_structures(ids, structures)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["format_version"] = FORMAT_VERSION
-            h5.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype())
-            h5.create_dataset("lattice", data=np.array([s.lattice.matrix for s in structures]).reshape(-1, 3, 3))
-            h5.create_dataset("atom_offsets", data=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-            h5.create_dataset(
-                "atom_z", data=np.concatenate([s.atomic_numbers for s in structures]).astype(np.int16)
-            )
-            h5.create_dataset("positions", data=np.concatenate([s.cart_coords for s in structures]).reshape(-1, 3))
+            h5.create_dataset("ids", data=np.array(flat["ids"], dtype=object), dtype=h5py.string_dtype())
+            for key in STRUCTURE_KEYS:
+                h5.create_dataset(key, data=flat[key])
 
 
 def count_structures(path) -> int:

@@ -73,6 +73,15 @@ def write_csv(path: str | os.PathLike, frame) -> None:
         frame.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
 
 
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
+    """Save a matplotlib figure atomically, in the format its extension names, and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=dpi)
+    plt.close(fig)
+
+
 def read_extxyz(path: str | os.PathLike) -> list:
     """All frames of an extended-XYZ file (plain or .gz) as ASE Atoms."""
     from ase.io import read

@@ -149,7 +149,7 @@ def plot_curve(curve: pd.DataFrame, figure_out: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from .io import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
     for ax, metric, name in zip(axes, ["accuracy", "roc_auc"], ["accuracy", "ROC-AUC"]):
@@ -160,6 +160,4 @@ def plot_curve(curve: pd.DataFrame, figure_out: str) -> None:
         ax.set_xlabel("displacement amplitude sigma (Å)")
         ax.set_ylabel(f"{name} (held-out folds)")
         ax.legend(fontsize=8)
-    with atomic_path(figure_out) as tmp:
-        fig.savefig(tmp, format=figure_out.rsplit(".", 1)[-1], dpi=120)
-    plt.close(fig)
+    save_figure(fig, figure_out)

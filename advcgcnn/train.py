@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -379,10 +378,12 @@ def load_model(path: str, element_table: np.ndarray, device: torch.device | None
     return model.to(device or "cpu").eval()
 
 
-def aggregate(metrics_paths: list[str], predictions_paths: list[str], summary_out: str, predictions_out: str) -> dict:
-    """Mean and spread of every metric over the (fold, seed) shards, plus all predictions."""
-    runs = [json.loads(Path(p).read_text()) for p in metrics_paths]
-    names = [k for k in ("accuracy", "balanced_accuracy", "roc_auc", "f1", "mae", "rmse", "r2") if k in runs[0]]
+METRIC_NAMES = ("accuracy", "balanced_accuracy", "roc_auc", "f1", "mae", "rmse", "r2")
+
+
+def summarise_runs(runs: list[dict]) -> dict:
+    """Mean, spread (std over runs, ddof 1) and values of every metric over (seed, fold) runs."""
+    names = [k for k in METRIC_NAMES if k in runs[0]]
     summary = {
         name: {
             "mean": float(np.nanmean([r[name] for r in runs])),
@@ -393,6 +394,16 @@ def aggregate(metrics_paths: list[str], predictions_paths: list[str], summary_ou
     }
     summary["n_runs"] = len(runs)
     summary["runs"] = [{k: r[k] for k in ("seed", "fold", *names)} for r in runs]
+    return summary
+
+
+def aggregate(metrics_paths: list[str], predictions_paths: list[str], summary_out: str, predictions_out: str) -> dict:
+    """Mean and spread of every metric over the (fold, seed) shards, plus all predictions."""
+    runs = []
+    for path in metrics_paths:
+        with open(path) as fh:
+            runs.append(json.load(fh))
+    summary = summarise_runs(runs)
     predictions = pd.concat([pd.read_csv(p) for p in predictions_paths], ignore_index=True)
     predictions = predictions.sort_values(["seed", "fold", "id"]).reset_index(drop=True)
     write_csv(predictions_out, predictions)

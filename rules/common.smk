@@ -74,3 +74,13 @@ def sweep_outputs(name, modes=None, sigmas=None):
         seed=PERTURB["seeds"],
         name=name,
     )
+
+
+GBM_MODELS = ["interpretable", "gbc_general"]
+
+
+def gbm_feature_tables(wildcards):
+    """Tables the feature columns of one gradient-boosting model come from."""
+    if wildcards.model == "interpretable":
+        return [rules.descriptors.output.descriptors, rules.ingest.output.labels]
+    return [rules.general_features.output.features]

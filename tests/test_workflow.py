@@ -68,6 +68,8 @@ def tiny_config(workdir: Path, **overrides) -> dict:
         "train": dict(TINY_TRAIN),
         "perturb": dict(TINY_PERTURB),
         "adversarial": {"sigma": 0.1, "min_wrong": 1, "attack_epsilons": [0.1, 0.5, 1.0], "attack_steps": 5},
+        "interpret": {"bootstrap": 200},
+        "screening": {"max_candidates": 30, "n_chunks": 2, "n_export": 4},
     }
     for key, value in overrides.items():
         config[key] = {**config.get(key, {}), **value}
@@ -97,19 +99,27 @@ def test_dry_run_of_default_config_shows_every_stage(tmp_path):
     assert counts["train_baseline"] == config["train"]["folds"] * len(config["train"]["seeds"])
 
 
-@pytest.mark.slow
-def test_full_dag_on_tiny_dataset(tiny_workdir):
+@pytest.fixture(scope="module")
+def tiny_run(tiny_workdir) -> tuple[Path, dict, dict]:
+    """The whole default DAG on the tiny dataset, run once for the tests below."""
     workdir = tiny_workdir
     config = tiny_config(workdir)
-    dry = snakemake(workdir, "-n", config=config)
-    counts = job_counts(dry.stdout)
+    counts = job_counts(snakemake(workdir, "-n", config=config).stdout)
+    snakemake(workdir, "--cores", "2", config=config)
+    return workdir, config, counts
+
+
+@pytest.mark.slow
+def test_full_dag_on_tiny_dataset(tiny_run):
+    workdir, config, counts = tiny_run
     n_shards = -(-len(read_extxyz(workdir / "tiny.extxyz.gz")) // 20)
     assert counts["graph_shard"] == n_shards and counts["train_baseline"] == 3
     assert counts["sweep_point"] == 2 * 3 * 2  # mode x sigma x seed
-    for rule in ("aggregate_sweep", "adversarial_examples", "gradient_attack", "compare_adversarial", "descriptors"):
+    for rule in ("aggregate_sweep", "adversarial_examples", "gradient_attack", "compare_adversarial", "descriptors",
+                 "general_features", "compare_models", "power_density", "screening_plan", "screening_rank", "report_html"):
         assert counts[rule] == 1
+    assert counts["cross_validate_gbm"] == 2 and counts["screening_score"] == 2
 
-    snakemake(workdir, "--cores", "2", config=config)
     results = workdir / "results"
     summary = json.loads((results / "cgcnn/baseline/summary.json").read_text())
     for metric in ("accuracy", "balanced_accuracy", "roc_auc", "f1"):
@@ -138,6 +148,37 @@ def test_full_dag_on_tiny_dataset(tiny_workdir):
     attack = pd.read_csv(results / "adversarial/gradient_attack.csv")
     assert set(attack.columns) >= {"id", "flip_norm", "baseline_prob"}
 
+    # Every model of the comparison was scored on the folds of folds.csv.
+    folds = pd.read_csv(results / "dataset/folds.csv")
+    models = pd.read_csv(results / "interpret/comparison.csv")
+    assert models["model"].tolist() == ["cgcnn_baseline", "cgcnn_perturbed", "gbc_general", "interpretable"]
+    # The sweep has two seeds, the baseline one: only seed 0's three folds pair up.
+    assert models.set_index("model")["n_runs"].to_dict() == {"cgcnn_baseline": 3, "cgcnn_perturbed": 6, "gbc_general": 3, "interpretable": 3}
+    assert (models.dropna(subset=["n_paired_runs"])["n_paired_runs"] == 3).all()
+    for path in ("cgcnn/baseline/predictions.csv", "interpret/interpretable/predictions.csv",
+                 "interpret/gbc_general/predictions.csv", "perturb/train/sigma0.1/seed0/predictions.csv"):
+        held_out = pd.read_csv(results / path)[["id", "seed", "fold"]]
+        merged = held_out.merge(folds, on=["id", "seed"], suffixes=("", "_split"))
+        assert len(merged) == len(held_out) and (merged["fold"] == merged["fold_split"]).all(), path
+    contributions = pd.read_csv(results / "interpret/interpretable/contributions.csv")
+    gbm = pd.read_csv(results / "interpret/interpretable/predictions.csv")
+    features = config.get("interpret", {}).get("features") or yaml.safe_load((REPO / "config.yaml").read_text())["interpret"]["features"]
+    assert abs(contributions[[*features, "bias"]].sum(axis=1) - gbm["raw_score"]).max() < 1e-6
+
+    power = pd.read_csv(results / "interpret/power_density_vs_disorder.csv")
+    assert {"spearman_rho", "ci_low", "ci_high", "verdict"} <= set(power.columns)
+    ranked = pd.read_csv(results / "screening/ranked.csv")
+    plan = json.loads((results / "screening/summary.json").read_text())
+    assert len(ranked) == 30 and plan["n_orbits_labelled"] == len(labels)
+    # Demo ids carry the orbit representative: nothing labelled is screened again.
+    labelled = {f"orbit_{int(cid.split('_m')[1], 16):06x}" for cid in labels["id"]}
+    assert not set(ranked["candidate"]) & labelled
+    assert ranked["prob_high_mean"].is_monotonic_decreasing
+    assert len(list((results / "screening/uncertain_poscars").glob("*.vasp"))) == 4
+    claims = json.loads((results / "report/claims.json").read_text())
+    assert [c["claim"] for c in claims] == list("abcdef")
+    assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in claims)
+
     # Same config, same numbers: retrain one job from scratch and compare.
     fold0 = results / "cgcnn/baseline/seed0/fold0/predictions.csv"
     before = fold0.read_text()
@@ -149,6 +190,84 @@ def test_full_dag_on_tiny_dataset(tiny_workdir):
     assert counts.get("graph_shard") == n_shards
     counts = job_counts(snakemake(workdir, "-n", config=tiny_config(workdir, train={"epochs": 9})).stdout)
     assert "graph_shard" not in counts and counts.get("train_baseline") == 3
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium_with_every_figure(tiny_run):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (`make browser` installs it, as root)")
+    from playwright.sync_api import sync_playwright
+
+    from advcgcnn.report import REPORT_FIGURES
+
+    report = tiny_run[0] / "results/report/report.html"
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page()
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("requestfailed", lambda req: errors.append(f"failed to load {req.url[:80]}"))
+        page.goto(report.as_uri(), wait_until="load")
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight, e.alt])")
+        verdicts = page.eval_on_selector_all("table.claims td.verdict", "els => els.map(e => e.textContent)")
+        headings = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
+        browser.close()
+    assert errors == []
+    assert len(images) == len(REPORT_FIGURES)
+    for complete, width, height, alt in images:
+        assert complete and width > 100 and height > 100, f"figure not shown: {alt}"
+    claims = json.loads((report.parent / "claims.json").read_text())
+    assert verdicts == [c["verdict"] for c in claims]
+    for section in ("Dataset", "CGCNN baseline", "Perturbation sweep", "Model comparison", "Power density"):
+        assert any(h.startswith(section) for h in headings), section
+
+
+@pytest.mark.slow
+def test_snakemake_report_bundles_the_figures(tiny_run):
+    import zipfile
+
+    workdir, config, _ = tiny_run
+    snakemake(workdir, "--report", str(workdir / "report.zip"), config=config)
+    names = zipfile.ZipFile(workdir / "report.zip").namelist()
+    for figure in ("curve.png", "comparison.png", "shap_summary.png", "power_density_vs_disorder.png", "report.html"):
+        assert any(n.endswith(figure) for n in names), figure
+
+
+@pytest.mark.slow
+def test_changed_table_changes_the_verdict_in_the_report(tiny_run, tmp_path):
+    """Edit a results table, let Snakemake rebuild the report: the claim's verdict follows the table."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(tiny_run[0], workdir, symlinks=True)
+    config = tiny_run[1]
+    # The determinism check above re-ran one training job: mark everything current first.
+    snakemake(workdir, "--touch", "--cores", "1", config=config)
+    comparison_csv = workdir / "results/adversarial/comparison.csv"
+    table = pd.read_csv(comparison_csv)
+    table["n_adversarial"] = 30
+    table.loc[table["descriptor"] == "tilt", ["cliffs_delta", "p_adjusted_bh"]] = [0.6, 1e-4]
+    table.loc[table["descriptor"] != "tilt", "p_adjusted_bh"] = 0.9
+    table.to_csv(comparison_csv, index=False)
+    counts = job_counts(snakemake(workdir, "-n", config=config).stdout)
+    assert counts.get("report_html") == 1 and "compare_adversarial" not in counts
+    snakemake(workdir, "--cores", "1", config=config)
+    claims = {c["claim"]: c for c in json.loads((workdir / "results/report/claims.json").read_text())}
+    assert claims["c"]["verdict"] == "holds" and "tilt (Cliff's delta +0.60" in claims["c"]["statistic"]
+    html = (workdir / "results/report/report.html").read_text()
+    assert "tilt (Cliff&#x27;s delta +0.60" in html
+
+    table["p_adjusted_bh"] = 0.9
+    table.to_csv(comparison_csv, index=False)
+    snakemake(workdir, "--cores", "1", config=config)
+    claims = {c["claim"]: c for c in json.loads((workdir / "results/report/claims.json").read_text())}
+    assert claims["c"]["verdict"] == "does not hold"
 
 
 @pytest.mark.slow

@@ -1,0 +1,246 @@
+"""Score the enumerated arrangements nobody has labelled yet, and pick the next DFT round.
+
+1. plan: match every labelled structure to its orbit (snap to the ideal parent
+   lattice, read off the substituent sites, take the smallest image under the
+   supercell's symmetry operations); every other orbit is a candidate (up to
+   `max_candidates`, sampled per substituent count with a seed).
+2. score (in chunks, one job each): build the candidate on the ideal parent
+   lattice at the lattice constant fitted to the labelled cells (linear in x),
+   score it with every CGCNN baseline model and every interpretable model.
+   Candidates are NOT relaxed: their distortion descriptors are those of an
+   ideal cell, which is why `outside_training_range` counts the features that
+   fall outside what the interpretable model was trained on.
+3. rank: ensemble mean (the two families weighted equally) and spread; the
+   most uncertain candidates are exported as POSCAR files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .configspace import _byte_tables, decorate, perovskite_parent, read_orbits, site_permutations
+from .io import write_csv
+
+log = logging.getLogger(__name__)
+CANDIDATE_COLUMNS = ["candidate", "mask", "n_sub", "x", "multiplicity"]
+
+
+def arrangement_mask(structure, parent, parent_grid: int) -> int | None:
+    """Bitmask of substituted sublattice sites, or None if `structure` is not an arrangement of `parent`."""
+    if len(structure) != len(parent.structure):
+        return None
+    snapped = np.round(structure.frac_coords * parent_grid).astype(int) % parent_grid
+    ideal = np.round(parent.structure.frac_coords * parent_grid).astype(int) % parent_grid
+    if np.abs(parent.structure.frac_coords * parent_grid - np.round(parent.structure.frac_coords * parent_grid)).max() > 1e-6:
+        raise ValueError(f"parent_grid {parent_grid} does not put the parent's atoms on grid points")
+    key = lambda f: (f[:, 0] * parent_grid + f[:, 1]) * parent_grid + f[:, 2]  # noqa: E731
+    site_of = {k: i for i, k in enumerate(key(snapped))}
+    if len(site_of) != len(structure):
+        return None  # two atoms snapped onto one site: too distorted to assign
+    symbols = [sp.symbol for sp in structure.species]
+    mask = 0
+    for bit, site in enumerate(parent.sublattice):
+        atom = site_of.get(int(key(ideal[site : site + 1])[0]))
+        if atom is None:
+            return None
+        if symbols[atom] == parent.substituent:
+            mask |= 1 << bit
+        elif symbols[atom] != parent.host:
+            return None
+    return mask
+
+
+def canonical_mask(mask: int, tables: np.ndarray) -> int:
+    from .configspace import apply_permutations
+
+    return int(apply_permutations(mask, tables).min())
+
+
+def unit_lattice_constant(structure, b_site: str) -> float:
+    """Cube root of the volume per B cation: the pseudo-cubic lattice constant."""
+    n_b = sum(sp.symbol == b_site for sp in structure.species)
+    return (structure.volume / n_b) ** (1 / 3)
+
+
+def plan(
+    orbits_csv: str,
+    structures_h5: str,
+    labels_csv: str,
+    parent_spec: dict,
+    parent_grid: int,
+    max_candidates: int | None,
+    seed: int,
+) -> tuple[pd.DataFrame, dict]:
+    """Candidates (unlabelled orbits) and a summary with the lattice-constant fit."""
+    from .graphs import read_structures, to_pymatgen
+    from .ingest import composition_numbers
+
+    parent = perovskite_parent(**parent_spec)
+    tables = _byte_tables(site_permutations(parent))
+    structures = read_structures(structures_h5)
+    labels = pd.read_csv(labels_csv).set_index("id")
+    labelled, xs, a_units = set(), [], []
+    for i, cid in enumerate(structures["ids"]):
+        s = to_pymatgen(structures, i)
+        mask = arrangement_mask(s, parent, parent_grid)
+        if mask is None:
+            continue
+        labelled.add(canonical_mask(mask, tables))
+        xs.append(composition_numbers(s, parent.host, parent.substituent)["x"])
+        a_units.append(unit_lattice_constant(s, parent_spec["b_site"]))
+    summary = {"n_labelled": len(labels), "n_labelled_matched": len(xs), "n_orbits_labelled": len(labelled)}
+    orbits = read_orbits(orbits_csv)
+    summary["n_orbits"] = int(orbits["mask"].size)
+    if not xs:
+        log.warning("no labelled configuration is an arrangement of the %d-atom parent cell: nothing to screen", len(parent.structure))
+        summary.update(n_unlabelled=0, n_candidates=0, lattice_fit=None)
+        return pd.DataFrame(columns=CANDIDATE_COLUMNS), summary
+    slope, intercept = np.polyfit(xs, a_units, 1) if len(set(xs)) > 1 else (0.0, float(np.mean(a_units)))
+    summary["lattice_fit"] = {"intercept": float(intercept), "slope_per_x": float(slope), "n": len(xs)}
+    unlabelled = ~np.isin(orbits["mask"], np.array(sorted(labelled), dtype=np.int64))
+    pool = {k: v[unlabelled] for k, v in orbits.items()}
+    summary["n_unlabelled"] = int(unlabelled.sum())
+    if max_candidates is not None and pool["mask"].size > max_candidates:
+        pool = _sample_evenly(pool, max_candidates, seed)
+    n_sites = len(parent.sublattice)
+    formula_units = len(parent.structure) // 5
+    width = (n_sites + 3) // 4
+    frame = pd.DataFrame(
+        {
+            "candidate": [f"orbit_{m:0{width}x}" for m in pool["mask"]],
+            "mask": [f"{m:0{width}x}" for m in pool["mask"]],
+            "n_sub": pool["n_sub"],
+            "x": pool["n_sub"] / formula_units,
+            "multiplicity": pool["multiplicity"],
+        }
+    )
+    summary["n_candidates"] = len(frame)
+    log.info("screening plan: %s", summary)
+    return frame, summary
+
+
+def _sample_evenly(pool: dict, total: int, seed: int) -> dict:
+    """`total` orbits spread as evenly as possible over substituent counts, seeded."""
+    rng = np.random.default_rng(seed)
+    counts = np.unique(pool["n_sub"])
+    sizes = {n: int((pool["n_sub"] == n).sum()) for n in counts}
+    quota = {n: 0 for n in counts}
+    left = total
+    while left > 0:  # water-filling: small classes are taken whole
+        open_counts = [n for n in counts if quota[n] < sizes[n]]
+        share = max(1, left // len(open_counts))
+        for n in open_counts:
+            take = min(share, sizes[n] - quota[n], left)
+            quota[n] += take
+            left -= take
+            if left == 0:
+                break
+    keep = []
+    for n in counts:
+        idx = np.flatnonzero(pool["n_sub"] == n)
+        keep.append(np.sort(rng.choice(idx, size=quota[n], replace=False)))
+    keep = np.sort(np.concatenate(keep))
+    return {k: v[keep] for k, v in pool.items()}
+
+
+def candidate_structure(row, parent, lattice_fit: dict):
+    a = lattice_fit["intercept"] + lattice_fit["slope_per_x"] * float(row["x"])
+    return decorate(parent, int(row["mask"], 16), a)
+
+
+def score_candidates(
+    candidates: pd.DataFrame,
+    parent_spec: dict,
+    lattice_fit: dict,
+    cgcnn_models: list[str],
+    element_table: np.ndarray,
+    graph_settings: dict,
+    interpretable_models: str,
+    descriptor_settings: dict,
+    training_features: pd.DataFrame,
+) -> pd.DataFrame:
+    """P(high) of every candidate from each model family: mean, std and the pooled spread."""
+    import torch
+
+    from .descriptors import describe
+    from .graphs import build_graphs, flatten_structures
+    from .ingest import composition_numbers
+    from .interpret import ensemble_predict, load_boosters
+    from .train import GraphTensors, load_model, predict
+
+    if candidates.empty:
+        return pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "cgcnn_mean", "cgcnn_std", "interpretable_mean",
+                                     "interpretable_std", "prob_high_mean", "prob_high_std", "outside_training_range"])
+    parent = perovskite_parent(**parent_spec)
+    structures = [candidate_structure(row, parent, lattice_fit) for _, row in candidates.iterrows()]
+    ids = list(candidates["candidate"])
+    graphs = build_graphs(flatten_structures(ids, structures), graph_settings["cutoff"], graph_settings["max_neighbors"])
+    tensors = GraphTensors(graphs, torch.device("cpu"))
+    crystals = np.arange(len(ids))
+    cgcnn = np.array([predict(load_model(p, element_table), tensors, crystals, 512) for p in cgcnn_models])
+
+    rows = []
+    for s in structures:
+        d = describe(s, **descriptor_settings)
+        d["x"] = composition_numbers(s, parent.host, parent.substituent)["x"]
+        rows.append(d)
+    boosters = load_boosters(interpretable_models)
+    names = boosters[0][0]["features"]
+    features = pd.DataFrame(rows, index=ids)[names]
+    interpretable = ensemble_predict(boosters, features)
+    lo, hi = training_features[names].min(), training_features[names].max()
+    outside = ((features < lo) | (features > hi)).sum(axis=1).to_numpy()
+
+    out = candidates.reset_index(drop=True).copy()
+    out["cgcnn_mean"], out["cgcnn_std"] = cgcnn.mean(axis=0), cgcnn.std(axis=0)
+    out["interpretable_mean"], out["interpretable_std"] = interpretable.mean(axis=0), interpretable.std(axis=0)
+    # Each family counts half, whatever its number of models.
+    out["prob_high_mean"] = 0.5 * (out["cgcnn_mean"] + out["interpretable_mean"])
+    pooled = np.concatenate([cgcnn, interpretable])
+    weights = np.concatenate([np.full(len(cgcnn), 0.5 / len(cgcnn)), np.full(len(interpretable), 0.5 / len(interpretable))])
+    out["prob_high_std"] = np.sqrt((weights[:, None] * (pooled - out["prob_high_mean"].to_numpy()) ** 2).sum(axis=0))
+    out["outside_training_range"] = outside
+    return out
+
+
+def rank(chunks: list[pd.DataFrame], n_export: int, parent_spec: dict, lattice_fit: dict | None, ranked_out: str, poscar_dir: str) -> pd.DataFrame:
+    """Rank by ensemble mean P(high); export the `n_export` most uncertain as POSCAR files."""
+    from pymatgen.io.vasp import Poscar
+
+    scores = pd.concat([c for c in chunks if not c.empty], ignore_index=True) if any(not c.empty for c in chunks) else chunks[0]
+    ranked = scores.sort_values(["prob_high_mean", "candidate"], ascending=[False, True]).reset_index(drop=True)
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    uncertain = ranked.sort_values(["prob_high_std", "candidate"], ascending=[False, True]).head(n_export)
+    ranked["exported"] = ranked["candidate"].isin(set(uncertain["candidate"]))
+    write_csv(ranked_out, ranked)
+
+    # Build the folder beside its final place, then rename: never half-written.
+    final = Path(poscar_dir)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    try:
+        parent = perovskite_parent(**parent_spec)
+        for _, row in uncertain.iterrows():
+            s = candidate_structure(row, parent, lattice_fit)
+            comment = (f"{row['candidate']} x={row['x']:.3f} P(high)={row['prob_high_mean']:.3f} "
+                       f"+- {row['prob_high_std']:.3f} (ideal cell, unrelaxed)")
+            Poscar(s, comment=comment).write_file(tmp / f"{row['candidate']}.vasp")
+        (tmp / "README.txt").write_text(
+            f"{len(uncertain)} most uncertain candidates (largest spread of P(high) over the CGCNN and\n"
+            "interpretable ensembles), on the ideal parent lattice at the fitted lattice constant.\n"
+            "Relax them before the DFT band-gap calculation. Scores: ../ranked.csv.\n"
+        )
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return ranked
