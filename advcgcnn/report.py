@@ -261,9 +261,16 @@ def build_report(files: dict, claims: list[dict], html_out: str) -> None:
     flipped = attack["flip_norm"].notna()
     screening_text = (
         f"<p>{screening['n_orbits']} symmetry-distinct arrangements enumerated, {screening['n_orbits_labelled']} of them labelled, "
-        f"{screening['n_unlabelled']} unlabelled, {screening['n_candidates']} scored. Candidates are ideal, unrelaxed cells "
-        "(column <code>outside_training_range</code> counts the interpretable features outside the training range). "
-        "The most uncertain are exported as POSCAR files in <code>screening/uncertain_poscars/</code>.</p>"
+        f"{screening['n_unlabelled']} unlabelled, {screening['n_candidates']} scored on ideal, unrelaxed cells "
+        "(<code>outside_training_range</code> counts the interpretable features outside the training range). "
+        "Ranked by the ensemble mean P(high), the CGCNN and interpretable families weighted equally. Top 15:</p>"
+    )
+    next_round = pd.read_csv(files["screening_next_round"])
+    next_text = (
+        f"<p>Next round: the {len(next_round)} most uncertain candidates (largest spread of P(high) over both ensembles)"
+        + (f", relaxed with CHGNet ({int(next_round['framework_intact'].sum())} kept an intact framework) and scored again. "
+           if len(next_round) and bool(next_round["relaxed"].iloc[0]) else ". ")
+        + "POSCAR files: <code>screening/next_round_poscars/</code>.</p>"
     )
     top = ranked.head(15)[[c for c in ["rank", "candidate", "x", "multiplicity", "cgcnn_mean", "cgcnn_std", "interpretable_mean",
                                        "interpretable_std", "prob_high_mean", "prob_high_std", "outside_training_range"] if c in ranked]]
@@ -311,6 +318,8 @@ configurations flip within the largest budget; median flipping displacement
 <h2 id="screening">Screening of unlabelled arrangements</h2>
 {screening_text}
 {_table(top)}
+{next_text}
+{_table(next_round)}
 """
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>advcgcnn run report</title>

@@ -7,11 +7,14 @@
 2. score (in chunks, one job each): build the candidate on the ideal parent
    lattice at the lattice constant fitted to the labelled cells (linear in x),
    score it with every CGCNN baseline model and every interpretable model.
-   Candidates are NOT relaxed: their distortion descriptors are those of an
-   ideal cell, which is why `outside_training_range` counts the features that
-   fall outside what the interpretable model was trained on.
-3. rank: ensemble mean (the two families weighted equally) and spread; the
-   most uncertain candidates are exported as POSCAR files.
+   These cells are not relaxed: their distortion descriptors are those of an
+   ideal cell, and `outside_training_range` counts the features that fall
+   outside what the interpretable model was trained on.
+3. rank: ensemble mean (the two families weighted equally) and spread.
+4. next round: the `n_export` most uncertain candidates are relaxed with
+   CHGNet (the demo dataset's protocol: seeded rattle, FIRE on positions and
+   cell), checked for an intact framework, scored again on the relaxed cell,
+   and written as POSCAR files for DFT.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -155,87 +159,167 @@ def candidate_structure(row, parent, lattice_fit: dict):
     return decorate(parent, int(row["mask"], 16), a)
 
 
-def score_candidates(
-    candidates: pd.DataFrame,
-    parent_spec: dict,
-    lattice_fit: dict,
+SCORE_COLUMNS = ["cgcnn_mean", "cgcnn_std", "interpretable_mean", "interpretable_std", "prob_high_mean",
+                 "prob_high_std", "outside_training_range"]
+
+
+@dataclass
+class Scorer:
+    """Both model families, loaded once, and what they need to score a structure."""
+
+    cgcnn_models: list[str]
+    element_table: np.ndarray
+    graph_settings: dict
+    interpretable_models: str
+    descriptor_settings: dict
+    training_features: pd.DataFrame
+
+    def score(self, ids: list[str], structures: list) -> pd.DataFrame:
+        """P(high) of every structure from each family: mean, std and the pooled spread."""
+        import torch
+
+        from .descriptors import describe
+        from .graphs import build_graphs, flatten_structures
+        from .ingest import composition_numbers
+        from .interpret import ensemble_predict, load_boosters
+        from .train import GraphTensors, load_model, predict
+
+        if not ids:
+            return pd.DataFrame(columns=SCORE_COLUMNS)
+        graphs = build_graphs(flatten_structures(ids, structures), self.graph_settings["cutoff"], self.graph_settings["max_neighbors"])
+        tensors = GraphTensors(graphs, torch.device("cpu"))
+        crystals = np.arange(len(ids))
+        cgcnn = np.array([predict(load_model(p, self.element_table), tensors, crystals, 512) for p in self.cgcnn_models])
+
+        host, substituent = self.descriptor_settings["host"], self.descriptor_settings["substituent"]
+        rows = []
+        for s in structures:
+            d = describe(s, **self.descriptor_settings)
+            d["x"] = composition_numbers(s, host, substituent)["x"]
+            rows.append(d)
+        boosters = load_boosters(self.interpretable_models)
+        names = boosters[0][0]["features"]
+        features = pd.DataFrame(rows, index=ids)[names]
+        interpretable = ensemble_predict(boosters, features)
+        lo, hi = self.training_features[names].min(), self.training_features[names].max()
+
+        out = pd.DataFrame(index=pd.Index(ids, name="candidate"))
+        out["cgcnn_mean"], out["cgcnn_std"] = cgcnn.mean(axis=0), cgcnn.std(axis=0)
+        out["interpretable_mean"], out["interpretable_std"] = interpretable.mean(axis=0), interpretable.std(axis=0)
+        # Each family counts half, whatever its number of models.
+        out["prob_high_mean"] = 0.5 * (out["cgcnn_mean"] + out["interpretable_mean"])
+        pooled = np.concatenate([cgcnn, interpretable])
+        weights = np.concatenate([np.full(len(cgcnn), 0.5 / len(cgcnn)), np.full(len(interpretable), 0.5 / len(interpretable))])
+        out["prob_high_std"] = np.sqrt((weights[:, None] * (pooled - out["prob_high_mean"].to_numpy()) ** 2).sum(axis=0))
+        out["outside_training_range"] = ((features < lo) | (features > hi)).sum(axis=1).to_numpy()
+        return out
+
+
+def scorer_from_files(
     cgcnn_models: list[str],
-    element_table: np.ndarray,
+    graph_path: str,
     graph_settings: dict,
     interpretable_models: str,
     descriptor_settings: dict,
-    training_features: pd.DataFrame,
-) -> pd.DataFrame:
-    """P(high) of every candidate from each model family: mean, std and the pooled spread."""
-    import torch
+    descriptors_csv: str,
+    labels_csv: str,
+) -> Scorer:
+    """A Scorer from the pipeline's files; the training features bound `outside_training_range`."""
+    from .interpret import feature_table, load_boosters
+    from .train import read_element_table
 
-    from .descriptors import describe
-    from .graphs import build_graphs, flatten_structures
-    from .ingest import composition_numbers
-    from .interpret import ensemble_predict, load_boosters
-    from .train import GraphTensors, load_model, predict
+    names = load_boosters(interpretable_models)[0][0]["features"]
+    labels = pd.read_csv(labels_csv)
+    training = feature_table([pd.read_csv(descriptors_csv), labels], names, list(labels["id"]), descriptors_csv)
+    return Scorer(list(cgcnn_models), read_element_table(graph_path), dict(graph_settings), interpretable_models,
+                  dict(descriptor_settings), training)
 
+
+def score_candidates(candidates: pd.DataFrame, parent_spec: dict, lattice_fit: dict, scorer: Scorer) -> pd.DataFrame:
+    """Candidate rows with the scores of their ideal cells."""
     if candidates.empty:
-        return pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "cgcnn_mean", "cgcnn_std", "interpretable_mean",
-                                     "interpretable_std", "prob_high_mean", "prob_high_std", "outside_training_range"])
+        return pd.DataFrame(columns=[*CANDIDATE_COLUMNS, *SCORE_COLUMNS])
     parent = perovskite_parent(**parent_spec)
     structures = [candidate_structure(row, parent, lattice_fit) for _, row in candidates.iterrows()]
-    ids = list(candidates["candidate"])
-    graphs = build_graphs(flatten_structures(ids, structures), graph_settings["cutoff"], graph_settings["max_neighbors"])
-    tensors = GraphTensors(graphs, torch.device("cpu"))
-    crystals = np.arange(len(ids))
-    cgcnn = np.array([predict(load_model(p, element_table), tensors, crystals, 512) for p in cgcnn_models])
-
-    rows = []
-    for s in structures:
-        d = describe(s, **descriptor_settings)
-        d["x"] = composition_numbers(s, parent.host, parent.substituent)["x"]
-        rows.append(d)
-    boosters = load_boosters(interpretable_models)
-    names = boosters[0][0]["features"]
-    features = pd.DataFrame(rows, index=ids)[names]
-    interpretable = ensemble_predict(boosters, features)
-    lo, hi = training_features[names].min(), training_features[names].max()
-    outside = ((features < lo) | (features > hi)).sum(axis=1).to_numpy()
-
-    out = candidates.reset_index(drop=True).copy()
-    out["cgcnn_mean"], out["cgcnn_std"] = cgcnn.mean(axis=0), cgcnn.std(axis=0)
-    out["interpretable_mean"], out["interpretable_std"] = interpretable.mean(axis=0), interpretable.std(axis=0)
-    # Each family counts half, whatever its number of models.
-    out["prob_high_mean"] = 0.5 * (out["cgcnn_mean"] + out["interpretable_mean"])
-    pooled = np.concatenate([cgcnn, interpretable])
-    weights = np.concatenate([np.full(len(cgcnn), 0.5 / len(cgcnn)), np.full(len(interpretable), 0.5 / len(interpretable))])
-    out["prob_high_std"] = np.sqrt((weights[:, None] * (pooled - out["prob_high_mean"].to_numpy()) ** 2).sum(axis=0))
-    out["outside_training_range"] = outside
-    return out
+    scores = scorer.score(list(candidates["candidate"]), structures)
+    return candidates.reset_index(drop=True).join(scores.reset_index(drop=True))
 
 
-def rank(chunks: list[pd.DataFrame], n_export: int, parent_spec: dict, lattice_fit: dict | None, ranked_out: str, poscar_dir: str) -> pd.DataFrame:
-    """Rank by ensemble mean P(high); export the `n_export` most uncertain as POSCAR files."""
-    from pymatgen.io.vasp import Poscar
-
-    scores = pd.concat([c for c in chunks if not c.empty], ignore_index=True) if any(not c.empty for c in chunks) else chunks[0]
+def rank(chunks: list[pd.DataFrame], n_export: int, ranked_out: str) -> pd.DataFrame:
+    """Rank by ensemble mean P(high); mark the `n_export` most uncertain for the next round."""
+    scored = [c for c in chunks if not c.empty]
+    scores = pd.concat(scored, ignore_index=True) if scored else chunks[0]
     ranked = scores.sort_values(["prob_high_mean", "candidate"], ascending=[False, True]).reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     uncertain = ranked.sort_values(["prob_high_std", "candidate"], ascending=[False, True]).head(n_export)
-    ranked["exported"] = ranked["candidate"].isin(set(uncertain["candidate"]))
+    ranked["next_round"] = ranked["candidate"].isin(set(uncertain["candidate"]))
     write_csv(ranked_out, ranked)
+    return ranked
+
+
+def next_round(
+    ranked: pd.DataFrame,
+    parent_spec: dict,
+    lattice_fit: dict,
+    scorer: Scorer,
+    protocol,
+    relax: bool,
+    table_out: str,
+    poscar_dir: str,
+    optimizer=None,
+) -> pd.DataFrame:
+    """Relax (CHGNet) and rescore the candidates marked for the next round; write their POSCAR files.
+
+    Cells whose framework breaks during relaxation are kept in the table with
+    `framework_intact` False and no POSCAR.
+    """
+    from pymatgen.io.vasp import Poscar
+
+    from .demo import framework_check, rattled, relax_chgnet
+
+    chosen = ranked[ranked["next_round"]].sort_values(["prob_high_std", "candidate"], ascending=[False, True])
+    parent = perovskite_parent(**parent_spec)
+    halides = (parent.host, parent.substituent)
+    rows, structures = [], {}
+    for _, row in chosen.iterrows():
+        structure = candidate_structure(row, parent, lattice_fit)
+        record = {"candidate": row["candidate"], "x": row["x"], "multiplicity": row["multiplicity"],
+                  "prob_high_mean_ideal": row["prob_high_mean"], "prob_high_std_ideal": row["prob_high_std"],
+                  "relaxed": relax}
+        if relax:
+            mask = int(row["mask"], 16)
+            # The demo dataset's per-arrangement seed: a candidate relaxes as it would have there.
+            start = rattled(structure, protocol.rattle, seed=protocol.seed * 1_000_003 + mask)
+            result = relax_chgnet(start, protocol, optimizer)
+            structure = result["structure"]
+            check = framework_check(structure, parent_spec["b_site"], halides, protocol.bond_cutoff)
+            record.update(relax_steps=result["steps"], relax_max_force=result["max_force"],
+                          energy_per_atom=result["energy_per_atom"], framework_intact=check["intact"])
+            log.info("%s relaxed in %d steps; framework intact: %s", row["candidate"], result["steps"], check["intact"])
+        else:
+            record["framework_intact"] = True
+        rows.append(record)
+        structures[row["candidate"]] = structure
+    table = pd.DataFrame(rows)
+    intact = table.loc[table["framework_intact"].astype(bool), "candidate"].tolist() if len(table) else []
+    scores = scorer.score(intact, [structures[c] for c in intact])
+    if len(table):
+        table = table.merge(scores.reset_index(), on="candidate", how="left")
+    write_csv(table_out, table)
 
     # Build the folder beside its final place, then rename: never half-written.
     final = Path(poscar_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
     try:
-        parent = perovskite_parent(**parent_spec)
-        for _, row in uncertain.iterrows():
-            s = candidate_structure(row, parent, lattice_fit)
-            comment = (f"{row['candidate']} x={row['x']:.3f} P(high)={row['prob_high_mean']:.3f} "
-                       f"+- {row['prob_high_std']:.3f} (ideal cell, unrelaxed)")
-            Poscar(s, comment=comment).write_file(tmp / f"{row['candidate']}.vasp")
+        geometry = "relaxed with CHGNet" if relax else "ideal cell, unrelaxed"
+        for cid in intact:
+            r = table.set_index("candidate").loc[cid]
+            comment = f"{cid} x={r['x']:.3f} P(high)={r['prob_high_mean']:.3f} +- {r['prob_high_std']:.3f} ({geometry})"
+            Poscar(structures[cid], comment=comment).write_file(tmp / f"{cid}.vasp")
         (tmp / "README.txt").write_text(
-            f"{len(uncertain)} most uncertain candidates (largest spread of P(high) over the CGCNN and\n"
-            "interpretable ensembles), on the ideal parent lattice at the fitted lattice constant.\n"
-            "Relax them before the DFT band-gap calculation. Scores: ../ranked.csv.\n"
+            f"{len(intact)} of the most uncertain candidates (largest spread of P(high) over the CGCNN and\n"
+            f"interpretable ensembles), {geometry}; scores in ../next_round.csv.\n"
         )
         if final.exists():
             shutil.rmtree(final)
@@ -243,4 +327,4 @@ def rank(chunks: list[pd.DataFrame], n_export: int, parent_spec: dict, lattice_f
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return ranked
+    return table

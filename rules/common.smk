@@ -84,3 +84,14 @@ def gbm_feature_tables(wildcards):
     if wildcards.model == "interpretable":
         return [rules.descriptors.output.descriptors, rules.ingest.output.labels]
     return [rules.general_features.output.features]
+
+
+def scorer_inputs(wildcards):
+    """Models and tables a screening job scores candidates with."""
+    return {
+        "graphs": graph_shards(),
+        "cgcnn_models": fold_seed_outputs("baseline", "model.pt"),
+        "interpretable_models": result("interpret/interpretable/models.json"),
+        "descriptors": rules.descriptors.output.descriptors,
+        "labels": rules.ingest.output.labels,
+    }

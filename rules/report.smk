@@ -21,6 +21,7 @@ rule report_html:
         power_density=rules.power_density.output.table,
         power_figure=rules.power_density.output.figure,
         screening_ranked=rules.screening_rank.output.ranked,
+        screening_next_round=rules.screening_next_round.output.table,
         screening_summary=rules.screening_plan.output.summary,
     output:
         html=report(result("report/report.html"), category="Report", caption="../report/report.rst"),

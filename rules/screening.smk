@@ -6,6 +6,10 @@ PARENT = {
     "host": config["mixing"]["host"],
     "substituent": config["mixing"]["substituent"],
 }
+DESCRIPTOR_SETTINGS = PARENT | {
+    "symprec": config["descriptors"]["symprec"],
+    "parent_grid": config["descriptors"]["parent_grid"],
+}
 
 
 rule screening_plan:
@@ -31,26 +35,16 @@ rule screening_plan:
 
 rule screening_score:
     input:
+        unpack(scorer_inputs),
         candidates=rules.screening_plan.output.candidates,
         summary=rules.screening_plan.output.summary,
-        graphs=graph_shards,
-        cgcnn_models=fold_seed_outputs("baseline", "model.pt"),
-        interpretable_models=result("interpret/interpretable/models.json"),
-        descriptors=rules.descriptors.output.descriptors,
-        labels=rules.ingest.output.labels,
     output:
         scores=result("screening/chunks/scores_{chunk}.csv"),
     params:
         n_chunks=SCREENING["n_chunks"],
         parent=PARENT,
         graphs=config["graphs"],
-        descriptors={
-            "b_site": config["descriptors"]["b_site"],
-            "host": config["mixing"]["host"],
-            "substituent": config["mixing"]["substituent"],
-            "symprec": config["descriptors"]["symprec"],
-            "parent_grid": config["descriptors"]["parent_grid"],
-        },
+        descriptors=DESCRIPTOR_SETTINGS,
     wildcard_constraints:
         chunk=r"\d+",
     threads: TRAIN["threads"]
@@ -67,16 +61,38 @@ rule screening_score:
 rule screening_rank:
     input:
         scores=expand(result("screening/chunks/scores_{chunk}.csv"), chunk=range(SCREENING["n_chunks"])),
-        summary=rules.screening_plan.output.summary,
     output:
         ranked=result("screening/ranked.csv"),
-        poscars=directory(result("screening/uncertain_poscars")),
     params:
         n_export=SCREENING["n_export"],
-        parent=PARENT,
     log:
         result("logs/screening/rank.log"),
     conda:
         "../envs/core.yaml"
     script:
         "../workflow_scripts/screening_rank.py"
+
+
+rule screening_next_round:
+    input:
+        unpack(scorer_inputs),
+        ranked=rules.screening_rank.output.ranked,
+        summary=rules.screening_plan.output.summary,
+    output:
+        table=result("screening/next_round.csv"),
+        poscars=directory(result("screening/next_round_poscars")),
+    params:
+        parent=PARENT,
+        graphs=config["graphs"],
+        descriptors=DESCRIPTOR_SETTINGS,
+        relax=SCREENING["relax"],
+        protocol=config["demo_dataset"]["protocol"] | {"seed": config["demo_dataset"]["seed"]},
+    threads: TRAIN["threads"]
+    log:
+        result("logs/screening/next_round.log"),
+    benchmark:
+        result("benchmarks/screening/next_round.tsv")
+    conda:
+        "../envs/demo.yaml"
+    script:
+        "../workflow_scripts/screening_next_round.py"

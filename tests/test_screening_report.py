@@ -58,8 +58,20 @@ def test_sampling_spreads_over_counts_and_is_seeded():
     assert np.array_equal(_sample_evenly(pool, 30, seed=4)["mask"], sample["mask"])
 
 
-def test_rank_orders_by_mean_and_exports_the_most_uncertain(tmp_path):
+class StubScorer:
+    """Scores by composition only: enough to test selection and writing, not the models."""
+
+    def score(self, ids, structures):
+        x = np.array([s.composition["I"] / 24 for s in structures])
+        return pd.DataFrame({"prob_high_mean": x, "prob_high_std": 0.1, "outside_training_range": 0},
+                            index=pd.Index(ids, name="candidate"))
+
+
+def test_rank_orders_by_mean_and_the_next_round_takes_the_most_uncertain(tmp_path):
     from pymatgen.io.vasp import Poscar
+
+    from advcgcnn.demo import Protocol
+    from advcgcnn.screening import next_round
 
     spec = {"b_site": "Sn", "host": "Br", "substituent": "I"}
     scores = pd.DataFrame(
@@ -67,12 +79,16 @@ def test_rank_orders_by_mean_and_exports_the_most_uncertain(tmp_path):
          "n_sub": [1, 2, 3], "x": [0.125, 0.25, 0.375], "multiplicity": [24, 12, 8],
          "prob_high_mean": [0.2, 0.9, 0.5], "prob_high_std": [0.05, 0.1, 0.4]}
     )
-    out = tmp_path / "poscars"
-    ranked = rank([scores.iloc[:2], scores.iloc[2:]], 2, spec, {"intercept": 5.8, "slope_per_x": 0.14}, tmp_path / "ranked.csv", out)
+    ranked = rank([scores.iloc[:2], scores.iloc[2:]], 2, tmp_path / "ranked.csv")
     assert ranked["candidate"].tolist() == ["orbit_000003", "orbit_000007", "orbit_000001"]
-    assert ranked["exported"].tolist() == [True, True, False]
-    files = sorted(p.name for p in out.glob("*.vasp"))
-    assert files == ["orbit_000003.vasp", "orbit_000007.vasp"]
+    assert ranked["next_round"].tolist() == [True, True, False]
+
+    out = tmp_path / "poscars"
+    fit = {"intercept": 5.8, "slope_per_x": 0.14}
+    table = next_round(ranked, spec, fit, StubScorer(), Protocol(), False, tmp_path / "next.csv", out)
+    assert table["candidate"].tolist() == ["orbit_000007", "orbit_000003"]  # most uncertain first
+    assert table["prob_high_mean"].tolist() == [3 / 24, 2 / 24] and (table["prob_high_mean_ideal"] == [0.5, 0.9]).all()
+    assert sorted(p.name for p in out.glob("*.vasp")) == ["orbit_000003.vasp", "orbit_000007.vasp"]
     structure = Poscar.from_file(out / "orbit_000007.vasp").structure
     assert structure.composition["I"] == 3 and structure.lattice.a == pytest.approx(2 * (5.8 + 0.14 * 0.375))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left

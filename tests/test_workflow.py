@@ -116,7 +116,8 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     assert counts["graph_shard"] == n_shards and counts["train_baseline"] == 3
     assert counts["sweep_point"] == 2 * 3 * 2  # mode x sigma x seed
     for rule in ("aggregate_sweep", "adversarial_examples", "gradient_attack", "compare_adversarial", "descriptors",
-                 "general_features", "compare_models", "power_density", "screening_plan", "screening_rank", "report_html"):
+                 "general_features", "compare_models", "power_density", "screening_plan", "screening_rank",
+                 "screening_next_round", "report_html"):
         assert counts[rule] == 1
     assert counts["cross_validate_gbm"] == 2 and counts["screening_score"] == 2
 
@@ -174,7 +175,11 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     labelled = {f"orbit_{int(cid.split('_m')[1], 16):06x}" for cid in labels["id"]}
     assert not set(ranked["candidate"]) & labelled
     assert ranked["prob_high_mean"].is_monotonic_decreasing
-    assert len(list((results / "screening/uncertain_poscars").glob("*.vasp"))) == 4
+    next_round = pd.read_csv(results / "screening/next_round.csv")
+    assert len(next_round) == 4 and next_round["relaxed"].all() and (next_round["relax_steps"] > 0).all()
+    assert set(next_round["candidate"]) == set(ranked.loc[ranked["next_round"], "candidate"])
+    poscars = sorted(p.stem for p in (results / "screening/next_round_poscars").glob("*.vasp"))
+    assert poscars == sorted(next_round.loc[next_round["framework_intact"], "candidate"])
     claims = json.loads((results / "report/claims.json").read_text())
     assert [c["claim"] for c in claims] == list("abcdef")
     assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in claims)

@@ -1,5 +1,4 @@
-"""Rank all scored candidates; export the most uncertain ones as POSCAR files."""
-import json
+"""Rank all scored candidates and mark the most uncertain for the next round."""
 import sys
 from pathlib import Path
 
@@ -12,8 +11,6 @@ from advcgcnn.screening import rank
 
 log = setup(snakemake.log[0])  # noqa: F821
 sm = snakemake  # noqa: F821
-with open(sm.input.summary) as fh:
-    lattice_fit = json.load(fh)["lattice_fit"]
 chunks = [pd.read_csv(p, dtype={"mask": str}) for p in sm.input.scores]
-ranked = rank(chunks, sm.params.n_export, sm.params.parent, lattice_fit, sm.output.ranked, sm.output.poscars)
+ranked = rank(chunks, sm.params.n_export, sm.output.ranked)
 log.info("%d candidates ranked; top 5:\n%s", len(ranked), ranked.head().to_string())

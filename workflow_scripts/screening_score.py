@@ -1,4 +1,4 @@
-"""Score one chunk of screening candidates with the CGCNN and interpretable ensembles."""
+"""Score one chunk of screening candidates (ideal cells) with the CGCNN and interpretable ensembles."""
 import json
 import sys
 from pathlib import Path
@@ -8,11 +8,9 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the pac
 import pandas as pd
 import torch
 
-from advcgcnn.interpret import feature_table, load_boosters
 from advcgcnn.io import write_csv
 from advcgcnn.logs import setup
-from advcgcnn.screening import score_candidates
-from advcgcnn.train import read_element_table
+from advcgcnn.screening import score_candidates, scorer_from_files
 
 log = setup(snakemake.log[0])  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -21,13 +19,10 @@ chunk = int(sm.wildcards.chunk)
 candidates = pd.read_csv(sm.input.candidates, dtype={"mask": str}).iloc[chunk :: sm.params.n_chunks]
 with open(sm.input.summary) as fh:
     lattice_fit = json.load(fh)["lattice_fit"]
-names = load_boosters(sm.input.interpretable_models)[0][0]["features"]
-ids = list(pd.read_csv(sm.input.labels)["id"])
-training = feature_table([pd.read_csv(sm.input.descriptors), pd.read_csv(sm.input.labels)], names, ids, sm.input.descriptors)
-scores = score_candidates(
-    candidates, sm.params.parent, lattice_fit, list(sm.input.cgcnn_models),
-    read_element_table(sm.input.graphs[0]), sm.params.graphs, sm.input.interpretable_models,
-    sm.params.descriptors, training,
+scorer = scorer_from_files(
+    list(sm.input.cgcnn_models), sm.input.graphs[0], sm.params.graphs, sm.input.interpretable_models,
+    sm.params.descriptors, sm.input.descriptors, sm.input.labels,
 )
+scores = score_candidates(candidates, sm.params.parent, lattice_fit, scorer)
 write_csv(sm.output.scores, scores)
 log.info("chunk %d: %d candidates scored", chunk, len(scores))
