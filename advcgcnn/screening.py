@@ -34,6 +34,7 @@ from .io import write_csv
 
 log = logging.getLogger(__name__)
 CANDIDATE_COLUMNS = ["candidate", "mask", "n_sub", "x", "multiplicity"]
+NEXT_ROUND_COLUMNS = ["candidate", "x", "multiplicity", "prob_high_mean_ideal", "prob_high_std_ideal", "relaxed", "framework_intact"]
 
 
 def arrangement_mask(structure, parent, parent_grid: int) -> int | None:
@@ -300,7 +301,7 @@ def next_round(
             record["framework_intact"] = True
         rows.append(record)
         structures[row["candidate"]] = structure
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=NEXT_ROUND_COLUMNS)
     intact = table.loc[table["framework_intact"].astype(bool), "candidate"].tolist() if len(table) else []
     scores = scorer.score(intact, [structures[c] for c in intact])
     if len(table):

@@ -94,6 +94,21 @@ def test_rank_orders_by_mean_and_the_next_round_takes_the_most_uncertain(tmp_pat
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
+def test_nothing_to_screen_still_gives_readable_tables(tmp_path):
+    """A dataset that is no arrangement of the parent cell: empty, but well-formed, outputs."""
+    from advcgcnn.demo import Protocol
+    from advcgcnn.screening import CANDIDATE_COLUMNS, SCORE_COLUMNS, next_round
+
+    empty = pd.DataFrame(columns=[*CANDIDATE_COLUMNS, *SCORE_COLUMNS])
+    ranked = rank([empty, empty], 5, tmp_path / "ranked.csv")
+    assert len(ranked) == 0 and "next_round" in pd.read_csv(tmp_path / "ranked.csv").columns
+    spec = {"b_site": "Sn", "host": "Br", "substituent": "I"}
+    next_round(ranked, spec, None, StubScorer(), Protocol(), True, tmp_path / "next.csv", tmp_path / "poscars")
+    table = pd.read_csv(tmp_path / "next.csv")
+    assert len(table) == 0 and "framework_intact" in table.columns
+    assert [p.name for p in (tmp_path / "poscars").iterdir()] == ["README.txt"]
+
+
 # --- claims -------------------------------------------------------------------------
 
 
