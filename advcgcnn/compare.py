@@ -15,9 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .train import classification_metrics
-
-METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "f1")
+from .train import CLASSIFICATION_METRICS, classification_metrics
 
 
 def check_same_folds(name: str, predictions: pd.DataFrame, folds: pd.DataFrame) -> None:
@@ -85,7 +83,7 @@ def compare_models(models: dict[str, tuple[str, pd.DataFrame]], folds: pd.DataFr
     rows = []
     for name, (description, _) in models.items():
         row = {"model": name, "description": description, "n_runs": len(runs[name])}
-        for metric in METRICS:
+        for metric in CLASSIFICATION_METRICS:
             row[f"{metric}_mean"] = runs[name][metric].mean()
             row[f"{metric}_std"] = runs[name][metric].std(ddof=1) if len(runs[name]) > 1 else 0.0
         if name != reference:

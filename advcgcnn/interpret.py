@@ -13,13 +13,14 @@ contributions plus the bias column add up to the model's raw score (log-odds).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
 import numpy as np
 import pandas as pd
 
-from .io import atomic_open, save_figure, write_csv, write_json
+from .io import atomic_open, read_json, save_figure, write_csv, write_json
 from .train import classification_metrics, summarise_runs
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ BIAS = "bias"
 # --- features ---------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
 def _element_values(symbol: str) -> np.ndarray:
     from pymatgen.core import Element
 
@@ -49,14 +51,11 @@ def _element_values(symbol: str) -> np.ndarray:
     return np.array([float(getattr(el, name)) for name in ELEMENT_PROPERTIES])
 
 
-def general_features(structure, _cache: dict = {}) -> dict:  # noqa: B006 (per-process element cache)
+def general_features(structure) -> dict:
     """Composition statistics (mean, avg. deviation, min, max, range) and cell geometry."""
     comp = structure.composition.fractional_composition
     symbols = [el.symbol for el in comp.elements]
-    for s in symbols:
-        if s not in _cache:
-            _cache[s] = _element_values(s)
-    values = np.array([_cache[s] for s in symbols])  # [n_elements, n_properties]
+    values = np.array([_element_values(s) for s in symbols])  # [n_elements, n_properties]
     weights = np.array([comp[s] for s in symbols])[:, None]
     mean = (weights * values).sum(axis=0)
     out = {}
@@ -94,18 +93,15 @@ def feature_table(tables: list[pd.DataFrame], names: list[str], ids: list[str], 
     Raises a clear error for a feature no table has, or for ids a table lacks.
     """
     merged = pd.DataFrame({"id": ids})
-    available = {}
-    for table in tables:
-        for col in table.columns:
-            if col != "id" and col not in available:
-                available[col] = table
-    missing = [n for n in names if n not in available]
-    if missing:
-        raise ValueError(f"{source}: unknown feature(s) {missing}; available: {sorted(available)}")
-    for table in {id(t): t for t in available.values()}.values():
-        cols = [n for n in names if available[n] is table]
+    remaining = list(names)
+    for table in tables:  # each feature comes from the first table that has it
+        cols = [n for n in remaining if n in table.columns]
         if cols:
             merged = merged.merge(table[["id", *cols]], on="id", how="left", validate="one_to_one")
+            remaining = [n for n in remaining if n not in cols]
+    if remaining:
+        available = sorted({c for t in tables for c in t.columns if c != "id"})
+        raise ValueError(f"{source}: unknown feature(s) {remaining}; available: {available}")
     lost = merged[names].isna().all(axis=1)
     if lost.any():
         raise ValueError(f"{source}: {int(lost.sum())} configurations have no features (e.g. {merged.loc[lost, 'id'].iloc[0]})")
@@ -199,12 +195,15 @@ def global_importance(contributions: pd.DataFrame, names: list[str]) -> pd.DataF
     return table
 
 
-def load_boosters(path) -> list:
+def boosters_from_entries(entries: list[dict]) -> list:
+    """(entry, lightgbm.Booster) pairs from the entries of a models.json."""
     import lightgbm as lgb
 
-    with open(path) as fh:
-        entries = json.load(fh)
     return [(e, lgb.Booster(model_str=e["model"])) for e in entries]
+
+
+def load_boosters(path) -> list:
+    return boosters_from_entries(read_json(path))
 
 
 def ensemble_predict(boosters: list, features: pd.DataFrame) -> np.ndarray:
@@ -311,7 +310,7 @@ def run_cross_validation(
     write_json(outputs["summary"], summary)
     with atomic_open(outputs["models"]) as fh:
         json.dump(result["boosters"], fh)
-    boosters = load_boosters(outputs["models"])
+    boosters = boosters_from_entries(result["boosters"])
     top = [f for f in importance["feature"] if features[f].nunique() > 1][:top_features]
     pdp = partial_dependence(boosters, features, top)
     write_csv(outputs["partial_dependence"], pdp)

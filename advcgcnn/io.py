@@ -67,6 +67,11 @@ def write_json(path: str | os.PathLike, data) -> None:
         fh.write("\n")
 
 
+def read_json(path: str | os.PathLike):
+    with open(path) as fh:
+        return json.load(fh)
+
+
 def write_csv(path: str | os.PathLike, frame) -> None:
     """Write a pandas DataFrame atomically, without the index."""
     with atomic_open(path) as fh:

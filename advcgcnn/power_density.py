@@ -19,18 +19,12 @@ from .descriptors import DESCRIPTOR_UNITS, DISORDER_DIRECTION
 from .io import save_figure
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
-
-
 def bootstrap_ci(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of Spearman's rho (pairs resampled with replacement)."""
     n = a.size
     idx = rng.integers(0, n, size=(n_boot, n))
-    ra = np.apply_along_axis(rankdata, 1, a[idx])
-    rb = np.apply_along_axis(rankdata, 1, b[idx])
+    ra = rankdata(a[idx], axis=1)
+    rb = rankdata(b[idx], axis=1)
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     denom = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
@@ -74,9 +68,9 @@ def power_density_vs_disorder(
         value = data[name].to_numpy(float)
         ok = np.isfinite(value) & np.isfinite(power)
         a, b, x = value[ok], power[ok], data["x"].to_numpy(float)[ok]
-        rho = _spearman(a, b)
-        lo, hi = bootstrap_ci(a, b, n_boot, rng) if np.isfinite(rho) else (np.nan, np.nan)
-        p = float(spearmanr(a, b).pvalue) if np.isfinite(rho) else np.nan
+        varies = a.size > 1 and np.ptp(a) > 0 and np.ptp(b) > 0
+        rho, p = (float(v) for v in spearmanr(a, b)) if varies else (np.nan, np.nan)
+        lo, hi = bootstrap_ci(a, b, n_boot, rng) if varies else (np.nan, np.nan)
         direction = DISORDER_DIRECTION.get(name, 0)
         rows.append(
             {
@@ -87,7 +81,7 @@ def power_density_vs_disorder(
                 "ci_low": lo,
                 "ci_high": hi,
                 "p_value": p,
-                "partial_rho_fixed_x": partial_spearman(a, b, x) if np.isfinite(rho) and np.ptp(x) > 0 else np.nan,
+                "partial_rho_fixed_x": partial_spearman(a, b, x) if varies and np.ptp(x) > 0 else np.nan,
                 "verdict": relation_verdict(direction, lo, hi),
             }
         )

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .descriptors import DISORDER_DIRECTION
-from .io import atomic_open, write_json
+from .io import atomic_open, read_json, write_json
+from .train import CLASSIFICATION_METRICS
 
 ALPHA = 0.05  # significance level of every test behind a verdict
 MIN_ADVERSARIAL = 10  # fewer adversarial examples than this: claim (c) is inconclusive
 TOP_RANK = 3  # claim (e) holds when "number of unequal atoms" is among the top features
 UNEQUAL_ATOMS = ("n_unequal_atoms", "n_unequal_atoms_arrangement")
 HOLDS, FAILS, UNSURE = "holds", "does not hold", "inconclusive"
-
-
-def _read_json(path) -> dict:
-    with open(path) as fh:
-        return json.load(fh)
 
 
 def claim_baseline_beats_chance(baseline_predictions: pd.DataFrame) -> dict:
@@ -173,7 +168,7 @@ def compute_claims(files: dict) -> list[dict]:
     """Every claim's statistic and verdict, from the run's files (keys as in `REPORT_INPUTS`)."""
     results = {
         "a": claim_baseline_beats_chance(pd.read_csv(files["baseline_predictions"])),
-        "b": claim_accuracy_falls(_read_json(files["trend"])),
+        "b": claim_accuracy_falls(read_json(files["trend"])),
         "c": claim_adversarial_more_distorted(pd.read_csv(files["adversarial_comparison"])),
         "d": claim_interpretable_wins(pd.read_csv(files["model_comparison"])),
         "e": claim_unequal_atoms_rank(pd.read_csv(files["importance"]), pd.read_csv(files["descriptors"])),
@@ -206,7 +201,7 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def _dataset_section(files: dict) -> str:
-    summary = _read_json(files["dataset_summary"])
+    summary = read_json(files["dataset_summary"])
     labels = pd.read_csv(files["labels"])
     per_x = labels.groupby("x")["label"].agg(configurations="size", high="sum").reset_index()
     per_x["low"] = per_x["configurations"] - per_x["high"]
@@ -223,9 +218,9 @@ def _dataset_section(files: dict) -> str:
 
 
 def _baseline_section(files: dict) -> str:
-    s = _read_json(files["baseline_summary"])
+    s = read_json(files["baseline_summary"])
     rows = pd.DataFrame(
-        [{"metric": m, "mean": s[m]["mean"], "std": s[m]["std"], "runs": s["n_runs"]} for m in ("accuracy", "balanced_accuracy", "roc_auc", "f1")]
+        [{"metric": m, "mean": s[m]["mean"], "std": s[m]["std"], "runs": s["n_runs"]} for m in CLASSIFICATION_METRICS]
     )
     return "<p>Held-out metrics over every (seed, fold) job.</p>" + _table(rows)
 
@@ -247,7 +242,7 @@ def build_report(files: dict, claims: list[dict], html_out: str) -> None:
     power = pd.read_csv(files["power_density"])
     importance = pd.read_csv(files["importance"])
     ranked = pd.read_csv(files["screening_ranked"])
-    screening = _read_json(files["screening_summary"])
+    screening = read_json(files["screening_summary"])
     attack = pd.read_csv(files["gradient_attack"])
 
     def figure(key):

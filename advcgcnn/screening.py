@@ -39,20 +39,23 @@ NEXT_ROUND_COLUMNS = ["candidate", "x", "multiplicity", "prob_high_mean_ideal", 
 
 def arrangement_mask(structure, parent, parent_grid: int) -> int | None:
     """Bitmask of substituted sublattice sites, or None if `structure` is not an arrangement of `parent`."""
+    ideal = parent.structure.frac_coords[parent.sublattice] * parent_grid
+    if np.abs(ideal - np.round(ideal)).max() > 1e-6:
+        raise ValueError(f"parent_grid {parent_grid} does not put the parent's atoms on grid points")
     if len(structure) != len(parent.structure):
         return None
-    snapped = np.round(structure.frac_coords * parent_grid).astype(int) % parent_grid
-    ideal = np.round(parent.structure.frac_coords * parent_grid).astype(int) % parent_grid
-    if np.abs(parent.structure.frac_coords * parent_grid - np.round(parent.structure.frac_coords * parent_grid)).max() > 1e-6:
-        raise ValueError(f"parent_grid {parent_grid} does not put the parent's atoms on grid points")
-    key = lambda f: (f[:, 0] * parent_grid + f[:, 1]) * parent_grid + f[:, 2]  # noqa: E731
-    site_of = {k: i for i, k in enumerate(key(snapped))}
+
+    def grid_key(scaled):
+        cell = np.round(scaled).astype(int) % parent_grid
+        return (cell[:, 0] * parent_grid + cell[:, 1]) * parent_grid + cell[:, 2]
+
+    site_of = {k: i for i, k in enumerate(grid_key(structure.frac_coords * parent_grid))}
     if len(site_of) != len(structure):
         return None  # two atoms snapped onto one site: too distorted to assign
     symbols = [sp.symbol for sp in structure.species]
     mask = 0
-    for bit, site in enumerate(parent.sublattice):
-        atom = site_of.get(int(key(ideal[site : site + 1])[0]))
+    for bit, key in enumerate(grid_key(ideal)):
+        atom = site_of.get(int(key))
         if atom is None:
             return None
         if symbols[atom] == parent.substituent:
@@ -166,12 +169,12 @@ SCORE_COLUMNS = ["cgcnn_mean", "cgcnn_std", "interpretable_mean", "interpretable
 
 @dataclass
 class Scorer:
-    """Both model families, loaded once, and what they need to score a structure."""
+    """Both model families and what they need to score a structure."""
 
-    cgcnn_models: list[str]
+    cgcnn_models: list[str]  # paths; each is loaded once per `score` call
     element_table: np.ndarray
     graph_settings: dict
-    interpretable_models: str
+    boosters: list  # (entry, Booster) pairs, see interpret.load_boosters
     descriptor_settings: dict
     training_features: pd.DataFrame
 
@@ -182,7 +185,7 @@ class Scorer:
         from .descriptors import describe
         from .graphs import build_graphs, flatten_structures
         from .ingest import composition_numbers
-        from .interpret import ensemble_predict, load_boosters
+        from .interpret import ensemble_predict
         from .train import GraphTensors, load_model, predict
 
         if not ids:
@@ -198,10 +201,9 @@ class Scorer:
             d = describe(s, **self.descriptor_settings)
             d["x"] = composition_numbers(s, host, substituent)["x"]
             rows.append(d)
-        boosters = load_boosters(self.interpretable_models)
-        names = boosters[0][0]["features"]
+        names = self.boosters[0][0]["features"]
         features = pd.DataFrame(rows, index=ids)[names]
-        interpretable = ensemble_predict(boosters, features)
+        interpretable = ensemble_predict(self.boosters, features)
         lo, hi = self.training_features[names].min(), self.training_features[names].max()
 
         out = pd.DataFrame(index=pd.Index(ids, name="candidate"))
@@ -229,10 +231,11 @@ def scorer_from_files(
     from .interpret import feature_table, load_boosters
     from .train import read_element_table
 
-    names = load_boosters(interpretable_models)[0][0]["features"]
+    boosters = load_boosters(interpretable_models)
+    names = boosters[0][0]["features"]
     labels = pd.read_csv(labels_csv)
     training = feature_table([pd.read_csv(descriptors_csv), labels], names, list(labels["id"]), descriptors_csv)
-    return Scorer(list(cgcnn_models), read_element_table(graph_path), dict(graph_settings), interpretable_models,
+    return Scorer(list(cgcnn_models), read_element_table(graph_path), dict(graph_settings), boosters,
                   dict(descriptor_settings), training)
 
 

@@ -18,6 +18,7 @@ import torch
 from .io import write_csv, write_json
 from .perturb import perturbed_graphs
 from .train import (
+    CLASSIFICATION_METRICS,
     GraphTensors,
     TrainSettings,
     classification_metrics,
@@ -115,7 +116,7 @@ def aggregate_curve(metrics_paths: list[str], curve_out: str, trend_out: str, fi
         for f in point["folds"]:
             rows.append({"mode": point["mode"], "sigma": point["sigma"], "seed": point["seed"], **f})
     runs = pd.DataFrame(rows)
-    metrics = ["accuracy", "balanced_accuracy", "roc_auc", "f1"]
+    metrics = list(CLASSIFICATION_METRICS)
     curve = runs.groupby(["mode", "sigma"])[metrics].agg(["mean", "std", "count"])
     curve.columns = [f"{m}_{s}" for m, s in curve.columns]
     curve = curve.reset_index()

@@ -192,6 +192,9 @@ def predict(model: CGCNN, tensors: GraphTensors, crystals: np.ndarray, batch_siz
     return torch.cat(outs).cpu().numpy() if outs else np.zeros(0)
 
 
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "f1")
+
+
 def classification_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict:
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 
@@ -378,7 +381,7 @@ def load_model(path: str, element_table: np.ndarray, device: torch.device | None
     return model.to(device or "cpu").eval()
 
 
-METRIC_NAMES = ("accuracy", "balanced_accuracy", "roc_auc", "f1", "mae", "rmse", "r2")
+METRIC_NAMES = (*CLASSIFICATION_METRICS, "mae", "rmse", "r2")
 
 
 def summarise_runs(runs: list[dict]) -> dict:

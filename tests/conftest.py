@@ -18,6 +18,15 @@ def vasp_fixtures() -> Path:
     return SHARED_VASP
 
 
+@pytest.fixture(scope="session")
+def supercell_symmetry():
+    """The 2x2x2 CsSnBr3 parent and its 384 sublattice permutations."""
+    from advcgcnn.configspace import perovskite_parent, site_permutations
+
+    parent = perovskite_parent()
+    return parent, site_permutations(parent)
+
+
 @pytest.fixture
 def cubic_cssnbr3():
     """Ideal 5-atom cubic CsSnBr3, a = 5.80 A."""

@@ -7,16 +7,13 @@ from advcgcnn.configspace import (
     burnside_orbit_counts,
     decorate,
     enumerate_orbits,
-    perovskite_parent,
     sample_orbits,
-    site_permutations,
 )
 
 
 @pytest.fixture(scope="module")
-def space():
-    parent = perovskite_parent()
-    perms = site_permutations(parent)
+def space(supercell_symmetry):
+    parent, perms = supercell_symmetry
     return parent, perms, enumerate_orbits(perms)
 
 

@@ -6,15 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advcgcnn.configspace import _byte_tables, decorate, perovskite_parent, site_permutations
+from advcgcnn.configspace import _byte_tables, decorate
 from advcgcnn.report import FAILS, HOLDS, UNSURE, compute_claims
 from advcgcnn.screening import _sample_evenly, arrangement_mask, canonical_mask, rank
 
 
 @pytest.fixture(scope="module")
-def parent_and_tables():
-    parent = perovskite_parent()
-    perms = site_permutations(parent)
+def parent_and_tables(supercell_symmetry):
+    parent, perms = supercell_symmetry
     return parent, perms, _byte_tables(perms)
 
 
@@ -39,15 +38,15 @@ def test_a_relaxed_looking_cell_maps_back_to_its_orbit(parent_and_tables):
     assert arrangement_mask(smaller, parent, 4) is None
 
 
-def test_canonical_masks_are_the_enumerated_representatives(parent_and_tables):
+def test_canonical_masks_count_the_orbits(parent_and_tables):
+    from itertools import combinations
+
+    from advcgcnn.configspace import burnside_orbit_counts
+
     _, perms, tables = parent_and_tables
-    # Orbits of two substituents (7 of them): each representative is its own canonical mask.
-    rng = np.random.default_rng(0)
-    seen = set()
-    for _ in range(200):
-        a, b = rng.choice(24, 2, replace=False)
-        seen.add(canonical_mask((1 << int(a)) | (1 << int(b)), tables))
-    assert len(seen) == 7
+    # Every two-substituent arrangement: as many canonical masks as Burnside's orbit count (7).
+    seen = {canonical_mask((1 << a) | (1 << b), tables) for a, b in combinations(range(24), 2)}
+    assert len(seen) == burnside_orbit_counts(perms)[2] == 7
 
 
 def test_sampling_spreads_over_counts_and_is_seeded():

@@ -1,5 +1,4 @@
 """Relax and rescore the most uncertain candidates; write them as POSCAR files for DFT."""
-import json
 import sys
 from pathlib import Path
 
@@ -9,14 +8,14 @@ import pandas as pd
 import torch
 
 from advcgcnn.demo import Protocol
+from advcgcnn.io import read_json
 from advcgcnn.logs import setup
 from advcgcnn.screening import next_round, scorer_from_files
 
 log = setup(snakemake.log[0])  # noqa: F821
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
-with open(sm.input.summary) as fh:
-    lattice_fit = json.load(fh)["lattice_fit"]
+lattice_fit = read_json(sm.input.summary)["lattice_fit"]
 scorer = scorer_from_files(
     list(sm.input.cgcnn_models), sm.input.graphs[0], sm.params.graphs, sm.input.interpretable_models,
     sm.params.descriptors, sm.input.descriptors, sm.input.labels,

@@ -1,5 +1,4 @@
 """Score one chunk of screening candidates (ideal cells) with the CGCNN and interpretable ensembles."""
-import json
 import sys
 from pathlib import Path
 
@@ -8,7 +7,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the pac
 import pandas as pd
 import torch
 
-from advcgcnn.io import write_csv
+from advcgcnn.io import read_json, write_csv
 from advcgcnn.logs import setup
 from advcgcnn.screening import score_candidates, scorer_from_files
 
@@ -17,8 +16,7 @@ sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 chunk = int(sm.wildcards.chunk)
 candidates = pd.read_csv(sm.input.candidates, dtype={"mask": str}).iloc[chunk :: sm.params.n_chunks]
-with open(sm.input.summary) as fh:
-    lattice_fit = json.load(fh)["lattice_fit"]
+lattice_fit = read_json(sm.input.summary)["lattice_fit"]
 scorer = scorer_from_files(
     list(sm.input.cgcnn_models), sm.input.graphs[0], sm.params.graphs, sm.input.interpretable_models,
     sm.params.descriptors, sm.input.descriptors, sm.input.labels,
