@@ -35,8 +35,12 @@ test: setup browser
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+## Linters: Snakemake's own, snakefmt for the rule files, ruff for the Python (settings in pyproject.toml).
 lint: setup
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 dry-run: setup
 	$(BIN)/snakemake -n --quiet

@@ -12,6 +12,7 @@ include: "rules/ingest.smk"
 include: "rules/graphs.smk"
 include: "rules/train.smk"
 include: "rules/perturb.smk"
+include: "rules/descriptors.smk"
 include: "rules/adversarial.smk"
 include: "rules/configspace.smk"
 include: "rules/interpret.smk"
@@ -21,6 +22,7 @@ include: "rules/demo_dataset.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.report_html.output.html,
         rules.aggregate_baseline.output.summary,
@@ -28,4 +30,3 @@ rule all:
         rules.compare_adversarial.output.comparison,
         rules.gradient_attack.output.attack,
         rules.configspace.output.orbits,
-    default_target: True

@@ -7,12 +7,14 @@ import logging
 import numpy as np
 import pandas as pd
 import torch
+from pymatgen.core import Element
+from scipy.stats import mannwhitneyu
 
-from .graphs import GraphSet
 from .descriptors import DESCRIPTOR_UNITS
+from .graphs import GraphSet
+from .inference import GraphTensors, load_model, predict
 from .io import save_figure
 from .perturb import CandidatePairs
-from .train import GraphTensors, load_model, predict
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def find_adversarial(
-    baseline_predictions: pd.DataFrame, sweep_predictions: pd.DataFrame, sigma: float, min_wrong: int
+    *, baseline_predictions: pd.DataFrame, sweep_predictions: pd.DataFrame, sigma: float, min_wrong: int
 ) -> pd.DataFrame:
     """Classify every configuration as adversarial, normal or baseline_error.
 
@@ -62,6 +64,7 @@ def _edge_distances(positions: torch.Tensor, batch_edges: dict) -> torch.Tensor:
 
 
 def gradient_attack(
+    *,
     model,
     graphs: GraphSet,
     crystals: np.ndarray,
@@ -126,7 +129,7 @@ def gradient_attack(
         shifted = graphs.positions.copy()
         shifted[atom_idx] = (base_pos + delta).detach().numpy()
         rebuilt, _ = candidates.rebuild(shifted)
-        prob = predict(model, GraphTensors(rebuilt, torch.device("cpu")), crystals, 512)
+        prob = predict(model=model, tensors=GraphTensors(rebuilt, torch.device("cpu")), crystals=crystals, batch_size=512)
         flipped = ((prob >= 0.5).astype(int) != targets) & open_
         norms = per_crystal_norm(delta.detach()).numpy()
         flip_norm[flipped] = norms[flipped]
@@ -140,6 +143,7 @@ def gradient_attack(
 
 
 def run_gradient_attack(
+    *,
     graphs: GraphSet,
     labels: pd.DataFrame,
     folds: np.ndarray,
@@ -156,14 +160,16 @@ def run_gradient_attack(
     rows, atoms = [], []
     tensors = GraphTensors(graphs, torch.device("cpu"))
     for fold, path in sorted(models.items()):
-        model = load_model(path, element_table)
+        model = load_model(path=path, element_table=element_table)
         crystals = np.flatnonzero(folds == fold)
-        prob = predict(model, tensors, crystals, 512)
+        prob = predict(model=model, tensors=tensors, crystals=crystals, batch_size=512)
         correct = (prob >= 0.5).astype(int) == y[crystals]
         crystals, prob = crystals[correct], prob[correct]  # only correctly classified ones can be flipped
         if crystals.size == 0:
             continue
-        result, delta, atom_idx = gradient_attack(model, graphs, crystals, y[crystals], epsilons, steps)
+        result, delta, atom_idx = gradient_attack(
+            model=model, graphs=graphs, crystals=crystals, targets=y[crystals], epsilons=epsilons, steps=steps
+        )
         result["id"] = [graphs.ids[c] for c in crystals]
         result["fold"] = fold
         result["target"] = y[crystals]
@@ -183,8 +189,6 @@ def run_gradient_attack(
 
 
 def _symbols(atom_z: np.ndarray) -> np.ndarray:
-    from pymatgen.core import Element
-
     lookup = {int(z): Element.from_Z(int(z)).symbol for z in np.unique(atom_z)}
     return np.array([lookup[int(z)] for z in atom_z])
 
@@ -230,10 +234,8 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def compare_groups(descriptors: pd.DataFrame, groups: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+def compare_groups(*, descriptors: pd.DataFrame, groups: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Adversarial vs normal, per descriptor: medians, Mann-Whitney U, Cliff's delta, BH."""
-    from scipy.stats import mannwhitneyu
-
     data = descriptors.merge(groups[["id", "group"]], on="id")
     adv = data[data["group"] == "adversarial"]
     nor = data[data["group"] == "normal"]
@@ -263,7 +265,7 @@ def compare_groups(descriptors: pd.DataFrame, groups: pd.DataFrame, names: list[
     return table
 
 
-def plot_comparison(descriptors: pd.DataFrame, groups: pd.DataFrame, names: list[str], figure_out: str) -> None:
+def plot_comparison(*, descriptors: pd.DataFrame, groups: pd.DataFrame, names: list[str], figure_out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -278,6 +280,6 @@ def plot_comparison(descriptors: pd.DataFrame, groups: pd.DataFrame, names: list
         ax.boxplot(series, tick_labels=[f"normal\n(n={len(series[0])})", f"adversarial\n(n={len(series[1])})"])
         ax.set_title(name, fontsize=9)
         ax.set_ylabel(DESCRIPTOR_UNITS.get(name, ""), fontsize=8)
-    for ax in np.ravel(axes)[len(names):]:
+    for ax in np.ravel(axes)[len(names) :]:
         ax.axis("off")
     save_figure(fig, figure_out, dpi=110)

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
+from scipy.stats import wilcoxon
 
-from .train import CLASSIFICATION_METRICS, classification_metrics
+from .metrics import CLASSIFICATION_METRICS, classification_metrics
 
 
-def check_same_folds(name: str, predictions: pd.DataFrame, folds: pd.DataFrame) -> None:
+def check_same_folds(*, name: str, predictions: pd.DataFrame, folds: pd.DataFrame) -> None:
     """Every prediction sits in its folds.csv fold, and each seed covers every configuration once."""
-    merged = predictions[["id", "seed", "fold"]].merge(
-        folds, on=["id", "seed"], how="left", suffixes=("", "_expected")
-    )
+    merged = predictions[["id", "seed", "fold"]].merge(folds, on=["id", "seed"], how="left", suffixes=("", "_expected"))
     unknown = merged["fold_expected"].isna()
     if unknown.any():
         row = merged[unknown].iloc[0]
-        raise ValueError(f"{name}: {int(unknown.sum())} predictions have no fold in folds.csv (e.g. id {row['id']}, seed {row['seed']})")
+        raise ValueError(
+            f"{name}: {int(unknown.sum())} predictions have no fold in folds.csv (e.g. id {row['id']}, seed {row['seed']})"
+        )
     moved = merged["fold"] != merged["fold_expected"]
     if moved.any():
         row = merged[moved].iloc[0]
@@ -44,14 +46,13 @@ def runs_from_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     """Metrics per (seed, fold), recomputed from held-out predictions."""
     rows = []
     for (seed, fold), part in predictions.groupby(["seed", "fold"]):
-        rows.append({"seed": seed, "fold": fold, **classification_metrics(part["target"].to_numpy(), part["prob_high"].to_numpy())})
+        metrics = classification_metrics(y_true=part["target"].to_numpy(), prob=part["prob_high"].to_numpy())
+        rows.append({"seed": seed, "fold": fold, **metrics})
     return pd.DataFrame(rows)
 
 
-def corrected_paired_t(diff: np.ndarray, test_fraction: float) -> float:
+def corrected_paired_t(diff: np.ndarray, *, test_fraction: float) -> float:
     """Two-sided p of the Nadeau-Bengio corrected resampled t-test."""
-    from scipy.stats import t as student_t
-
     n = diff.size
     if n < 2:
         return float("nan")
@@ -63,21 +64,19 @@ def corrected_paired_t(diff: np.ndarray, test_fraction: float) -> float:
 
 
 def wilcoxon_p(diff: np.ndarray) -> float:
-    from scipy.stats import wilcoxon
-
     if diff.size == 0 or np.all(diff == 0):
         return float("nan") if diff.size == 0 else 1.0
     return float(wilcoxon(diff, zero_method="zsplit").pvalue)
 
 
-def compare_models(models: dict[str, tuple[str, pd.DataFrame]], folds: pd.DataFrame, reference: str) -> pd.DataFrame:
+def compare_models(*, models: dict[str, tuple[str, pd.DataFrame]], folds: pd.DataFrame, reference: str) -> pd.DataFrame:
     """One row per model: metric mean and std over runs, and paired tests of `reference` against it.
 
     `models` maps a short name to (description, held-out predictions).
     """
     runs = {}
     for name, (_, predictions) in models.items():
-        check_same_folds(name, predictions, folds)
+        check_same_folds(name=name, predictions=predictions, folds=folds)
         runs[name] = runs_from_predictions(predictions).set_index(["seed", "fold"])
     n_folds = folds.groupby("seed")["fold"].nunique().max()
     rows = []
@@ -93,7 +92,7 @@ def compare_models(models: dict[str, tuple[str, pd.DataFrame]], folds: pd.DataFr
                 diff = (runs[reference].loc[shared, metric] - runs[name].loc[shared, metric]).to_numpy(float)
                 row[f"{metric}_diff_{reference}_minus_model"] = diff.mean() if diff.size else np.nan
                 row[f"{metric}_p_wilcoxon"] = wilcoxon_p(diff)
-                row[f"{metric}_p_corrected_t"] = corrected_paired_t(diff, 1.0 / n_folds)
+                row[f"{metric}_p_corrected_t"] = corrected_paired_t(diff, test_fraction=1.0 / n_folds)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -9,46 +9,15 @@ smallest bitmask) and its multiplicity (orbit size).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+import pandas as pd
 import spglib
-from pymatgen.core import Lattice, Structure
 
-# Full enumeration keeps a bitmap of 2**n_sites booleans; past this it is too large.
-MAX_ENUMERATED_SITES = 28
-
-
-@dataclass(frozen=True)
-class Parent:
-    """The ideal parent supercell and which of its sites are substituted."""
-
-    structure: Structure
-    sublattice: np.ndarray  # indices into structure of the substitutable sites
-    host: str  # element on the sublattice in the parent
-    substituent: str  # element that replaces it
+from .io import write_csv
+from .parent import MAX_ENUMERATED_SITES, Parent, ParentSpec
 
 
-def perovskite_parent(
-    a_site: str = "Cs",
-    b_site: str = "Sn",
-    host: str = "Br",
-    substituent: str = "I",
-    lattice_constant: float = 5.80,
-    supercell: int = 2,
-) -> Parent:
-    """Cubic ABX3 (Pm-3m) supercell; the X sublattice is substitutable."""
-    unit = Structure(
-        Lattice.cubic(lattice_constant),
-        [a_site, b_site, host, host, host],
-        [[0.5, 0.5, 0.5], [0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]],
-    )
-    unit.make_supercell(supercell)
-    sublattice = np.array([i for i, sp in enumerate(unit.species) if sp.symbol == host])
-    return Parent(unit, sublattice, host, substituent)
-
-
-def site_permutations(parent: Parent, symprec: float = 1e-3) -> np.ndarray:
+def site_permutations(parent: Parent, *, symprec: float = 1e-3) -> np.ndarray:
     """Permutations [n_ops, n_sites] of the sublattice under the supercell's space group."""
     s = parent.structure
     sym = spglib.get_symmetry((s.lattice.matrix, s.frac_coords, s.atomic_numbers), symprec=symprec)
@@ -65,7 +34,7 @@ def site_permutations(parent: Parent, symprec: float = 1e-3) -> np.ndarray:
     return np.unique(np.array(perms), axis=0)
 
 
-def _byte_tables(perms: np.ndarray) -> np.ndarray:
+def byte_tables(perms: np.ndarray) -> np.ndarray:
     """Lookup tables [n_ops, n_bytes, 256]: the image bits contributed by one input byte."""
     n_ops, n_sites = perms.shape
     n_bytes = (n_sites + 7) // 8
@@ -81,7 +50,7 @@ def _byte_tables(perms: np.ndarray) -> np.ndarray:
     return tables
 
 
-def apply_permutations(mask: int, tables: np.ndarray) -> np.ndarray:
+def apply_permutations(mask: int, *, tables: np.ndarray) -> np.ndarray:
     """All images of one bitmask under the group, as int64 [n_ops]."""
     out = np.zeros(tables.shape[0], dtype=np.int64)
     for b in range(tables.shape[1]):
@@ -98,10 +67,9 @@ def enumerate_orbits(perms: np.ndarray) -> dict[str, np.ndarray]:
     n_sites = perms.shape[1]
     if n_sites > MAX_ENUMERATED_SITES:
         raise ValueError(
-            f"{n_sites} sites: full enumeration needs 2**{n_sites} flags; "
-            f"at most {MAX_ENUMERATED_SITES} sites are supported"
+            f"{n_sites} sites: full enumeration needs 2**{n_sites} flags; at most {MAX_ENUMERATED_SITES} sites are supported"
         )
-    tables = _byte_tables(perms)
+    tables = byte_tables(perms)
     n_total = 1 << n_sites
     visited = np.zeros(n_total, dtype=bool)
     masks, mults = [], []
@@ -113,7 +81,7 @@ def enumerate_orbits(perms: np.ndarray) -> dict[str, np.ndarray]:
             continue
         pointer += int(free[0])
         # The smallest unvisited mask is the smallest member of its own orbit.
-        images = np.unique(apply_permutations(pointer, tables))
+        images = np.unique(apply_permutations(pointer, tables=tables))
         visited[images] = True
         masks.append(pointer)
         mults.append(images.size)
@@ -151,7 +119,7 @@ def burnside_orbit_counts(perms: np.ndarray) -> np.ndarray:
     return np.array([int(c) // n_ops for c in total], dtype=np.int64)
 
 
-def sample_orbits(orbits: dict[str, np.ndarray], per_count: int, seed: int) -> dict[str, np.ndarray]:
+def sample_orbits(orbits: dict[str, np.ndarray], *, per_count: int, seed: int) -> dict[str, np.ndarray]:
     """Up to `per_count` orbits per substituent count, uniformly at random, seeded."""
     rng = np.random.default_rng(seed)
     keep = []
@@ -164,30 +132,7 @@ def sample_orbits(orbits: dict[str, np.ndarray], per_count: int, seed: int) -> d
     return {k: v[keep] for k, v in orbits.items()}
 
 
-def decorate(parent: Parent, mask: int, lattice_constant: float | None = None) -> Structure:
-    """The parent supercell with the substituent on the sites set in `mask`."""
-    s = parent.structure.copy()
-    if lattice_constant is not None:
-        s = Structure(
-            Lattice.cubic(lattice_constant * s.lattice.a / parent_unit_a(parent)),
-            s.species,
-            s.frac_coords,
-        )
-    for bit, site in enumerate(parent.sublattice):
-        if (mask >> bit) & 1:
-            s.replace(int(site), parent.substituent)
-    return s
-
-
-def parent_unit_a(parent: Parent) -> float:
-    """Lattice constant of the parent's primitive cubic cell."""
-    n_cells = round((len(parent.structure) / 5) ** (1 / 3))
-    return parent.structure.lattice.a / n_cells
-
-
 def read_orbits(path) -> dict[str, np.ndarray]:
-    import pandas as pd
-
     frame = pd.read_csv(path)
     return {
         "mask": np.array([int(m, 16) for m in frame["mask"]], dtype=np.int64),
@@ -196,13 +141,9 @@ def read_orbits(path) -> dict[str, np.ndarray]:
     }
 
 
-def write_orbits(path, a_site="Cs", b_site="Sn", host="Br", substituent="I", supercell=2, log=print) -> None:
+def write_orbits(*, path: str, spec: ParentSpec, log=print) -> None:
     """Enumerate, cross-check against Burnside's count, and write one row per orbit."""
-    import pandas as pd
-
-    from .io import write_csv
-
-    parent = perovskite_parent(a_site, b_site, host, substituent, supercell=supercell)
+    parent = spec.build()
     perms = site_permutations(parent)
     orbits = enumerate_orbits(perms)
     counts = np.bincount(orbits["n_sub"], minlength=perms.shape[1] + 1)
@@ -210,7 +151,8 @@ def write_orbits(path, a_site="Cs", b_site="Sn", host="Br", substituent="I", sup
     if not np.array_equal(counts, expected):
         raise RuntimeError(f"orbit enumeration {counts.tolist()} disagrees with Burnside {expected.tolist()}")
     log(f"{perms.shape[0]} symmetry operations on {perms.shape[1]} sites; {counts.sum()} orbits")
-    log(f"orbits per {substituent} count: {counts.tolist()}")
+    log(f"{spec.a_site}{spec.b_site}({spec.host},{spec.substituent})3, {spec.supercell}x{spec.supercell}x{spec.supercell} cell")
+    log(f"orbits per {spec.substituent} count: {counts.tolist()}")
     width = (perms.shape[1] + 3) // 4
     frame = pd.DataFrame(
         {

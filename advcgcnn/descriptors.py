@@ -16,15 +16,20 @@ interpretable model. Conventions:
   the octahedral tilts it should resolve);
 - number of unequal atoms of the arrangement: the same count after snapping
   every atom to the ideal parent lattice (fractional coordinates rounded to
-  multiples of 1/`parent_grid`, cell made cubic at the same volume), i.e. the
+  multiples of 1/`parent_grid` of the config's `parent`, cell made cubic at the same volume), i.e. the
   symmetry of the Br/I arrangement alone, whatever the relaxation did.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import spglib
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
+from pymatgen.optimization.neighbors import find_points_in_spheres
+
+from .graphs import to_pymatgen
+from .parent import ParentSpec
 
 DEFAULT_SYMPREC = 0.1
 DESCRIPTOR_NAMES = (
@@ -71,7 +76,7 @@ DISORDER_DIRECTION = {
 }
 
 
-def n_unequal_atoms(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> int:
+def n_unequal_atoms(structure: Structure, *, symprec: float = DEFAULT_SYMPREC) -> int:
     """Number of symmetry-inequivalent atoms (spglib `equivalent_atoms`)."""
     cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
     dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
@@ -80,31 +85,31 @@ def n_unequal_atoms(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> i
     return int(np.unique(dataset.equivalent_atoms).size)
 
 
-def n_unequal_atoms_arrangement(structure: Structure, parent_grid: int, symprec: float = 1e-3) -> int:
+def n_unequal_atoms_arrangement(structure: Structure, *, parent_grid: int, symprec: float = 1e-3) -> int:
     """Symmetry-inequivalent atoms of the arrangement on the ideal (cubic) parent lattice."""
-    from pymatgen.core import Lattice
-
     snapped = np.round(structure.frac_coords * parent_grid) / parent_grid % 1.0
     ideal = Structure(Lattice.cubic(structure.volume ** (1 / 3)), structure.species, snapped)
-    return n_unequal_atoms(ideal, symprec)
+    return n_unequal_atoms(ideal, symprec=symprec)
 
 
 def _vectors(structure: Structure, centres: np.ndarray, cutoff: float):
     """Minimum-image-free neighbour vectors from `centres` (all periodic images within cutoff)."""
-    from pymatgen.optimization.neighbors import find_points_in_spheres
-
     cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
     lattice = np.ascontiguousarray(structure.lattice.matrix, dtype=float)
     c, p, images, d = find_points_in_spheres(
-        cart, np.ascontiguousarray(cart[centres]), r=float(cutoff), pbc=np.array([1, 1, 1], dtype=np.int64),
-        lattice=lattice, tol=1e-8,
+        cart,
+        np.ascontiguousarray(cart[centres]),
+        r=float(cutoff),
+        pbc=np.array([1, 1, 1], dtype=np.int64),
+        lattice=lattice,
+        tol=1e-8,
     )
     vec = cart[p] + images @ lattice - cart[centres][c]
     keep = d > 1e-8
     return c[keep], p[keep], vec[keep], d[keep]
 
 
-def octahedra(structure: Structure, b_site: str, halides: tuple[str, ...], cutoff: float = 4.5) -> tuple:
+def octahedra(structure: Structure, *, b_site: str, halides: tuple[str, ...], cutoff: float = 4.5) -> tuple:
     """For each B cation: the 6 nearest halides (indices) and the B->X vectors [n_B, 6, 3]."""
     symbols = np.array([sp.symbol for sp in structure.species])
     b_idx = np.flatnonzero(symbols == b_site)
@@ -121,8 +126,8 @@ def octahedra(structure: Structure, b_site: str, halides: tuple[str, ...], cutof
     return b_idx, p[take].reshape(-1, 6), vec[take].reshape(-1, 6, 3)
 
 
-def octahedral_descriptors(structure: Structure, b_site: str = "Sn", halides: tuple[str, ...] = ("Br", "I")) -> dict:
-    b_idx, x_idx, vec = octahedra(structure, b_site, halides)
+def octahedral_descriptors(structure: Structure, *, b_site: str, halides: tuple[str, ...]) -> dict:
+    b_idx, x_idx, vec = octahedra(structure, b_site=b_site, halides=halides)
     lengths = np.linalg.norm(vec, axis=2)  # [n_B, 6]
     l_av = lengths.mean(axis=1, keepdims=True)
     distortion = (np.abs(lengths - l_av) / l_av).mean(axis=1)
@@ -155,7 +160,7 @@ def octahedral_descriptors(structure: Structure, b_site: str = "Sn", halides: tu
     }
 
 
-def warren_cowley_sro(structure: Structure, host: str, substituent: str, cutoff: float | None = None) -> float:
+def warren_cowley_sro(structure: Structure, *, host: str, substituent: str, cutoff: float | None = None) -> float:
     """Warren-Cowley alpha of the substituent around host atoms, nearest X-X shell."""
     symbols = np.array([sp.symbol for sp in structure.species])
     x_idx = np.flatnonzero(np.isin(symbols, [host, substituent]))
@@ -177,35 +182,25 @@ def warren_cowley_sro(structure: Structure, host: str, substituent: str, cutoff:
     return 1.0 - p_sub / c_sub
 
 
-def describe(
-    structure: Structure,
-    b_site: str = "Sn",
-    host: str = "Br",
-    substituent: str = "I",
-    symprec: float = DEFAULT_SYMPREC,
-    parent_grid: int = 4,
-) -> dict:
-    """Every descriptor of DESCRIPTOR_NAMES for one structure."""
+def describe(structure: Structure, *, parent: ParentSpec, symprec: float = DEFAULT_SYMPREC) -> dict:
+    """Every descriptor of DESCRIPTOR_NAMES for one structure, an arrangement of `parent`."""
+    host, substituent = parent.mixed_species
     out = {
-        "n_unequal_atoms": n_unequal_atoms(structure, symprec),
-        "n_unequal_atoms_arrangement": n_unequal_atoms_arrangement(structure, parent_grid),
+        "n_unequal_atoms": n_unequal_atoms(structure, symprec=symprec),
+        "n_unequal_atoms_arrangement": n_unequal_atoms_arrangement(structure, parent_grid=parent.parent_grid),
     }
-    out.update(octahedral_descriptors(structure, b_site, (host, substituent)))
+    out.update(octahedral_descriptors(structure, b_site=parent.b_site, halides=parent.mixed_species))
     symbols = [sp.symbol for sp in structure.species]
     n_x = sum(s in (host, substituent) for s in symbols)
     out["volume_per_atom"] = structure.volume / len(structure)
     out["substituent_fraction"] = symbols.count(substituent) / n_x if n_x else float("nan")
-    out["sro_alpha"] = warren_cowley_sro(structure, host, substituent)
+    out["sro_alpha"] = warren_cowley_sro(structure, host=host, substituent=substituent)
     return out
 
 
-def describe_all(structures: dict, **kwargs) -> "pd.DataFrame":
+def describe_all(structures: dict, *, parent: ParentSpec, symprec: float = DEFAULT_SYMPREC) -> pd.DataFrame:
     """Descriptors of every crystal of a flat structure set (see graphs.read_structures)."""
-    import pandas as pd
-
-    from .graphs import to_pymatgen
-
     rows = []
     for i, cid in enumerate(structures["ids"]):
-        rows.append({"id": cid, **describe(to_pymatgen(structures, i), **kwargs)})
+        rows.append({"id": cid, **describe(to_pymatgen(structures, i), parent=parent, symprec=symprec)})
     return pd.DataFrame(rows, columns=["id", *DESCRIPTOR_NAMES])

@@ -18,10 +18,11 @@ import os
 import torch
 import torch.distributed as dist
 
-from .io import atomic_path, write_json
+from .folds import fold_assignment
+from .inference import load_training_data, read_element_table, save_model
+from .io import write_json
 from .model import ModelSettings
-from .sweep import fold_assignment
-from .train import TrainSettings, load_training_data, read_element_table, train_one
+from .training import TrainSettings, train_one
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,8 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     dist.init_process_group(backend=backend)
     rank, world = dist.get_rank(), dist.get_world_size()
     try:
-        graphs, labels = load_training_data(args.graphs, args.labels)
-        folds = fold_assignment(args.folds, args.seed, graphs.ids)
+        graphs, labels = load_training_data(graph_paths=args.graphs, labels_csv=args.labels)
+        folds = fold_assignment(folds=args.folds, seed=args.seed, ids=graphs.ids)
         settings = TrainSettings(
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -54,14 +55,21 @@ def main(argv: list[str] | None = None) -> None:
         )
         checkpoint = os.path.join(args.out, "checkpoint.pt")
         model, info = train_one(
-            graphs, labels, folds != args.fold, args.seed, args.fold, settings,
-            read_element_table(args.graphs[0]), checkpoint,
+            graphs=graphs,
+            labels=labels,
+            train_mask=folds != args.fold,
+            seed=args.seed,
+            fold=args.fold,
+            settings=settings,
+            element_table=read_element_table(args.graphs[0]),
+            checkpoint_path=checkpoint,
         )
         if rank == 0:
-            with atomic_path(os.path.join(args.out, "model.pt")) as tmp:
-                torch.save({"model": model.state_dict(), "settings": dataclasses.asdict(settings.model)}, tmp)
-            write_json(os.path.join(args.out, "train_loss.json"),
-                       {"world_size": world, "backend": backend, "train_loss": info["train_loss"]})
+            save_model(model=model, path=os.path.join(args.out, "model.pt"))
+            write_json(
+                os.path.join(args.out, "train_loss.json"),
+                {"world_size": world, "backend": backend, "train_loss": info["train_loss"]},
+            )
         dist.barrier()  # no rank tears the group down while another still uses it
     finally:
         dist.destroy_process_group()

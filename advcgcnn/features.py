@@ -9,6 +9,7 @@ so a feature never depends on the dataset.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -81,8 +82,6 @@ def atom_feature_vector(z: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def element_feature_table() -> np.ndarray:
     """[MAX_Z + 1, F] atom features indexed by atomic number (row 0 unused)."""
-    import warnings
-
     width = atom_feature_vector(1).size
     table = np.zeros((MAX_Z + 1, width), dtype=np.float32)
     with warnings.catch_warnings():
@@ -111,9 +110,7 @@ def _search(lattice: np.ndarray, cart: np.ndarray, radius: float):
     return centres[keep].astype(np.int64), points[keep].astype(np.int64), images[keep], dists[keep]
 
 
-def neighbour_edges(
-    lattice: np.ndarray, cart: np.ndarray, cutoff: float, max_neighbors: int
-) -> dict[str, np.ndarray]:
+def neighbour_edges(lattice: np.ndarray, cart: np.ndarray, *, cutoff: float, max_neighbors: int) -> dict[str, np.ndarray]:
     """Directed edges i -> j to the `max_neighbors` nearest atoms within `cutoff`.
 
     Uses pymatgen's vectorised neighbour list (periodic images included). The
@@ -131,7 +128,7 @@ def neighbour_edges(
     src, dst, image, dist = _search(lattice, cart, radius)
     if radius < cutoff and np.bincount(src, minlength=len(cart)).min() < max_neighbors:
         src, dst, image, dist = _search(lattice, cart, cutoff)
-    src, dst, dist, image = select_nearest(src, dst, dist, image, max_neighbors)
+    src, dst, dist, image = select_nearest(src=src, dst=dst, dist=dist, image=image, max_neighbors=max_neighbors)
     return {
         "src": src.astype(np.int32),
         "dst": dst.astype(np.int32),
@@ -140,7 +137,7 @@ def neighbour_edges(
     }
 
 
-def select_nearest(src, dst, dist, image, max_neighbors: int):
+def select_nearest(*, src, dst, dist, image, max_neighbors: int):
     """Each centre's `max_neighbors` nearest edges, sorted by (centre, distance).
 
     Distances are compared at 1e-6 A; ties are broken by neighbour index, then

@@ -18,15 +18,29 @@ The same layout serves for the structures written by ingestion (no edges).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import h5py
 import numpy as np
+from pymatgen.core import Lattice, Structure
 
 from .features import element_feature_table, feature_names, neighbour_edges
 from .io import atomic_path
 
 FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class GraphSettings:
+    """How crystal graphs are built (config section `graphs`)."""
+
+    cutoff: float = 8.0  # A
+    max_neighbors: int = 12
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> GraphSettings:
+        return cls(cutoff=float(section["cutoff"]), max_neighbors=int(section["max_neighbors"]))
 
 
 @dataclass
@@ -50,13 +64,15 @@ class GraphSet:
         return len(self.ids)
 
 
-def build_graphs(structures: dict, cutoff: float, max_neighbors: int) -> GraphSet:
+def build_graphs(structures: dict, *, cutoff: float, max_neighbors: int) -> GraphSet:
     """Neighbour lists for every crystal of a flat structure set (see read_structures)."""
     ids, offsets = structures["ids"], structures["atom_offsets"]
     parts = []
     for c in range(len(ids)):
         a0, a1 = offsets[c], offsets[c + 1]
-        edges = neighbour_edges(structures["lattice"][c], structures["positions"][a0:a1], cutoff, max_neighbors)
+        edges = neighbour_edges(
+            structures["lattice"][c], structures["positions"][a0:a1], cutoff=cutoff, max_neighbors=max_neighbors
+        )
         if edges["src"].size == 0:
             raise ValueError(f"{ids[c]}: no neighbours within {cutoff} A; increase graphs.cutoff")
         parts.append(edges)
@@ -87,12 +103,14 @@ def flatten_structures(ids: list[str], structures: list) -> dict:
         "ids": list(ids),
         "lattice": np.array([s.lattice.matrix for s in structures]).reshape(-1, 3, 3),
         "atom_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        "atom_z": np.concatenate([s.atomic_numbers for s in structures]).astype(np.int16) if structures else np.zeros(0, np.int16),
+        "atom_z": np.concatenate([s.atomic_numbers for s in structures]).astype(np.int16)
+        if structures
+        else np.zeros(0, np.int16),
         "positions": np.concatenate([s.cart_coords for s in structures]).reshape(-1, 3) if structures else np.zeros((0, 3)),
     }
 
 
-def write_structures(path, ids: list[str], structures: list) -> None:
+def write_structures(path, *, ids: list[str], structures: list) -> None:
     """Ingested structures, same flat layout as the graphs but without edges."""
     flat = flatten_structures(ids, structures)
     with atomic_path(path) as tmp:
@@ -108,7 +126,7 @@ def count_structures(path) -> int:
         return int(h5["ids"].shape[0])
 
 
-def read_structures(path, start: int = 0, stop: int | None = None) -> dict:
+def read_structures(path, *, start: int = 0, stop: int | None = None) -> dict:
     """Crystals start:stop of a structures file, offsets rebased to 0 (reads only that slice)."""
     with h5py.File(path, "r") as h5:
         n = h5["ids"].shape[0]
@@ -127,8 +145,6 @@ def read_structures(path, start: int = 0, stop: int | None = None) -> dict:
 
 def to_pymatgen(structures: dict, index: int):
     """One crystal of a flat structure set as a pymatgen Structure."""
-    from pymatgen.core import Lattice, Structure
-
     a0, a1 = structures["atom_offsets"][index], structures["atom_offsets"][index + 1]
     return Structure(
         Lattice(structures["lattice"][index]),
@@ -138,10 +154,10 @@ def to_pymatgen(structures: dict, index: int):
     )
 
 
-def build_shard(structures_path, shard: int, shard_size: int, cutoff: float, max_neighbors: int, out_path) -> int:
+def build_shard(*, structures_path, shard: int, shard_size: int, settings: GraphSettings, out_path) -> int:
     """Graph shard `shard` (crystals shard*size .. +size) of the ingested structures."""
-    structures = read_structures(structures_path, shard * shard_size, (shard + 1) * shard_size)
-    write_graphs(out_path, build_graphs(structures, cutoff, max_neighbors))
+    structures = read_structures(structures_path, start=shard * shard_size, stop=(shard + 1) * shard_size)
+    write_graphs(out_path, build_graphs(structures, cutoff=settings.cutoff, max_neighbors=settings.max_neighbors))
     return len(structures["ids"])
 
 
@@ -154,8 +170,15 @@ def write_graphs(path, graphs: GraphSet) -> None:
             h5.attrs["feature_names"] = json.dumps(feature_names())
             h5.create_dataset("ids", data=np.array(graphs.ids, dtype=object), dtype=h5py.string_dtype())
             for name in (
-                "lattice", "atom_offsets", "atom_z", "positions", "edge_offsets",
-                "edge_src", "edge_dst", "edge_dist", "edge_image",
+                "lattice",
+                "atom_offsets",
+                "atom_z",
+                "positions",
+                "edge_offsets",
+                "edge_src",
+                "edge_dst",
+                "edge_dist",
+                "edge_image",
             ):
                 h5.create_dataset(name, data=getattr(graphs, name))
             h5.create_dataset("element_table", data=element_feature_table())
@@ -168,10 +191,20 @@ def read_graphs(path) -> GraphSet:
             raise ValueError(f"{path}: graph format version {version}, this code reads {FORMAT_VERSION}; rebuild the graphs")
         return GraphSet(
             [s.decode() if isinstance(s, bytes) else str(s) for s in h5["ids"][()]],
-            *(h5[name][()] for name in (
-                "lattice", "atom_offsets", "atom_z", "positions", "edge_offsets",
-                "edge_src", "edge_dst", "edge_dist", "edge_image",
-            )),
+            *(
+                h5[name][()]
+                for name in (
+                    "lattice",
+                    "atom_offsets",
+                    "atom_z",
+                    "positions",
+                    "edge_offsets",
+                    "edge_src",
+                    "edge_dst",
+                    "edge_dist",
+                    "edge_image",
+                )
+            ),
             cutoff=float(h5.attrs["cutoff"]),
             max_neighbors=int(h5.attrs["max_neighbors"]),
         )
@@ -181,6 +214,7 @@ def concat(parts: list[GraphSet]) -> GraphSet:
     """One GraphSet from several shards (offsets rebased)."""
     if not parts:
         raise ValueError("no graph shards to concatenate")
+
     def rebase(key_offsets):
         out, base = [np.zeros(1, dtype=np.int64)], 0
         for g in parts:

@@ -6,22 +6,42 @@ quarantine report with a plain reason; nothing is silently dropped.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import math
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+from pymatgen.io.vasp import Vasprun
 
 from . import solar
+from .graphs import write_structures
 from .io import read_extxyz, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
 VASPRUN_NAMES = ("vasprun.xml", "vasprun.xml.gz")
+# What parsers raise on truncated, malformed or incomplete files (XML errors are SyntaxErrors;
+# gzip and file errors OSErrors): such a file is quarantined with the message, anything else propagates.
+READ_ERRORS = (
+    SyntaxError,
+    ValueError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    TypeError,
+    ZeroDivisionError,
+    OSError,
+    EOFError,
+    StopIteration,
+    zlib.error,
+)
 
 
 @dataclass
@@ -51,10 +71,8 @@ class IngestError(RuntimeError):
 # --- readers --------------------------------------------------------------
 
 
-def iter_vasp(root: Path, require_converged: bool = True) -> Iterator[Entry | Rejected]:
+def iter_vasp(root: Path, *, require_converged: bool = True) -> Iterator[Entry | Rejected]:
     """One configuration per folder holding vasprun.xml[.gz]; id = folder relative to root."""
-    from pymatgen.io.vasp import Vasprun
-
     files = sorted(p for name in VASPRUN_NAMES for p in root.rglob(name))
     if not files:
         raise IngestError(f"{root}: no vasprun.xml or vasprun.xml.gz below this folder")
@@ -62,7 +80,7 @@ def iter_vasp(root: Path, require_converged: bool = True) -> Iterator[Entry | Re
         cid = path.parent.relative_to(root).as_posix() or path.parent.name
         try:
             run = Vasprun(str(path), parse_potcar_file=False)
-        except Exception as exc:  # pymatgen raises many types for broken XML
+        except READ_ERRORS as exc:
             yield Rejected(cid, str(path), f"unparsable vasprun ({type(exc).__name__}: {_short(exc)})")
             continue
         if require_converged and not run.converged_electronic:
@@ -73,7 +91,7 @@ def iter_vasp(root: Path, require_converged: bool = True) -> Iterator[Entry | Re
             continue
         try:
             gap, _cbm, _vbm, direct = run.eigenvalue_band_properties
-        except Exception as exc:
+        except READ_ERRORS as exc:
             yield Rejected(cid, str(path), f"no band gap in run ({_short(exc)})")
             continue
         structure = run.final_structure
@@ -101,13 +119,13 @@ def _slme_from_run(run, cid: str) -> dict:
         bands = run.get_band_structure()
         direct_gap = float(bands.get_direct_band_gap())
         indirect_gap = float(bands.get_band_gap()["energy"])
-        return solar.slme_from_dielectric(dielectric, direct_gap, indirect_gap)
-    except Exception as exc:
+        return solar.slme_from_dielectric(dielectric, direct_gap=direct_gap, indirect_gap=indirect_gap)
+    except READ_ERRORS as exc:
         log.warning("%s: dielectric function present but SLME failed: %s", cid, exc)
         return {}
 
 
-def iter_cgcnn(root: Path, columns: list[str], gap_key: str, energy_key: str) -> Iterator[Entry | Rejected]:
+def iter_cgcnn(root: Path, *, columns: list[str], gap_key: str, energy_key: str) -> Iterator[Entry | Rejected]:
     """CGCNN folder: header-less id_prop.csv (columns from config) plus <id>.cif."""
     table = root / "id_prop.csv"
     if not table.exists():
@@ -127,7 +145,7 @@ def iter_cgcnn(root: Path, columns: list[str], gap_key: str, energy_key: str) ->
             continue
         try:
             structure = Structure.from_file(cif)
-        except Exception as exc:
+        except READ_ERRORS as exc:
             yield Rejected(cid, str(cif), f"unparsable CIF ({_short(exc)})")
             continue
         gap = _as_float(row.get(gap_key))
@@ -135,15 +153,13 @@ def iter_cgcnn(root: Path, columns: list[str], gap_key: str, energy_key: str) ->
         yield Entry(cid, str(cif), structure, gap, None, energy)
 
 
-def iter_extxyz(path: Path, gap_key: str, direct_key: str, energy_key: str) -> Iterator[Entry | Rejected]:
+def iter_extxyz(path: Path, *, gap_key: str, direct_key: str, energy_key: str) -> Iterator[Entry | Rejected]:
     """Frames of one extxyz file; labels come from each frame's `info`."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
     if not path.exists():
         raise IngestError(f"{path}: extxyz source file not found")
     try:
         frames = read_extxyz(path)
-    except Exception as exc:
+    except READ_ERRORS as exc:
         raise IngestError(f"{path}: not a readable extxyz file ({_short(exc)})") from exc
     for index, atoms in enumerate(frames):
         cid = str(atoms.info.get("id", f"frame{index:06d}"))
@@ -179,7 +195,7 @@ def _short(exc: Exception, limit: int = 160) -> str:
 # --- checks ---------------------------------------------------------------
 
 
-def composition_numbers(structure: Structure, host: str, substituent: str) -> dict:
+def composition_numbers(structure: Structure, *, host: str, substituent: str) -> dict:
     """n_sub and x (substituent per formula unit of the host compound)."""
     comp = structure.composition
     n_sub = int(round(comp[substituent]))
@@ -192,7 +208,7 @@ def composition_numbers(structure: Structure, host: str, substituent: str) -> di
     return {"n_sub": n_sub, "x": n_sub / formula_units, "formula_units": formula_units}
 
 
-def structure_fingerprint(structure: Structure, r_max: float = 6.0, bin_width: float = 0.05) -> np.ndarray:
+def structure_fingerprint(structure: Structure, *, r_max: float = 6.0, bin_width: float = 0.05) -> np.ndarray:
     """Histogram of species-pair distances: equal for duplicate structures."""
     centres, points, _, dists = structure.get_neighbor_list(r_max)
     z = np.array(structure.atomic_numbers)
@@ -222,7 +238,7 @@ def find_duplicates(entries: list[Entry]) -> dict[str, str]:
     return duplicate_of
 
 
-def check_entry(entry: Entry, allowed: set[str]) -> str | None:
+def check_entry(entry: Entry, *, allowed: set[str]) -> str | None:
     """Reason to quarantine this entry, or None if it is usable."""
     foreign = sorted({el.symbol for el in entry.structure.composition} - allowed)
     if foreign:
@@ -239,7 +255,7 @@ def check_entry(entry: Entry, allowed: set[str]) -> str | None:
 # --- labels ---------------------------------------------------------------
 
 
-def assign_labels(frame: pd.DataFrame, metric: str, rule: str, threshold: float, top_fraction: float) -> pd.DataFrame:
+def assign_labels(frame: pd.DataFrame, *, metric: str, rule: str, threshold: float, top_fraction: float) -> pd.DataFrame:
     """Add `efficiency`, `efficiency_source` and the binary `label` (1 = high)."""
     frame = frame.copy()
     if metric == "slme":
@@ -263,22 +279,24 @@ def assign_labels(frame: pd.DataFrame, metric: str, rule: str, threshold: float,
 # --- the stage ------------------------------------------------------------
 
 
-def read_source(source: dict) -> Iterator[Entry | Rejected]:
+def read_source(source: Mapping) -> Iterator[Entry | Rejected]:
     kind, path = source["kind"], Path(source["path"])
     if kind == "vasp":
         if not path.is_dir():
             raise IngestError(f"{path}: a vasp source must be a folder")
-        return iter_vasp(path, source.get("require_converged", True))
+        return iter_vasp(path, require_converged=source.get("require_converged", True))
     if kind == "cgcnn":
         if not path.is_dir():
             raise IngestError(f"{path}: a cgcnn source must be a folder")
-        return iter_cgcnn(path, source["cgcnn_columns"], source["gap_key"], source["energy_key"])
+        return iter_cgcnn(path, columns=source["cgcnn_columns"], gap_key=source["gap_key"], energy_key=source["energy_key"])
     if kind == "extxyz":
-        return iter_extxyz(path, source["gap_key"], source["direct_key"], source["energy_key"])
+        return iter_extxyz(path, gap_key=source["gap_key"], direct_key=source["direct_key"], energy_key=source["energy_key"])
     raise IngestError(f"unknown source kind {kind!r}")
 
 
-def ingest(source: dict, elements: list[str], mixing: dict, label: dict) -> tuple[pd.DataFrame, list[Entry], pd.DataFrame]:
+def ingest(
+    *, source: Mapping, elements: list[str], host: str, substituent: str, label: Mapping
+) -> tuple[pd.DataFrame, list[Entry], pd.DataFrame]:
     """Read, check and label; returns (labels table, usable entries, quarantine table)."""
     allowed = set(elements)
     usable: list[Entry] = []
@@ -287,7 +305,7 @@ def ingest(source: dict, elements: list[str], mixing: dict, label: dict) -> tupl
         if isinstance(item, Rejected):
             rejected.append(item)
             continue
-        reason = check_entry(item, allowed)
+        reason = check_entry(item, allowed=allowed)
         if reason:
             rejected.append(Rejected(item.id, item.source_file, reason))
         else:
@@ -313,11 +331,9 @@ def ingest(source: dict, elements: list[str], mixing: dict, label: dict) -> tupl
     rows, kept_entries = [], []
     for i, entry in enumerate(usable):
         if not np.isfinite(sq["efficiency"][i]):
-            rejected.append(
-                Rejected(entry.id, entry.source_file, f"band gap {entry.band_gap:g} eV outside the AM1.5G spectrum")
-            )
+            rejected.append(Rejected(entry.id, entry.source_file, f"band gap {entry.band_gap:g} eV outside the AM1.5G spectrum"))
             continue
-        comp = composition_numbers(entry.structure, mixing["host"], mixing["substituent"])
+        comp = composition_numbers(entry.structure, host=host, substituent=substituent)
         rows.append(
             {
                 "id": entry.id,
@@ -340,23 +356,37 @@ def ingest(source: dict, elements: list[str], mixing: dict, label: dict) -> tupl
     quarantine = pd.DataFrame([vars(r) for r in rejected], columns=["id", "source_file", "reason"])
     if not rows:
         return pd.DataFrame(), [], quarantine
-    labels = assign_labels(pd.DataFrame(rows), label["metric"], label["rule"], label["threshold"], label["top_fraction"])
+    labels = assign_labels(
+        pd.DataFrame(rows),
+        metric=label["metric"],
+        rule=label["rule"],
+        threshold=label["threshold"],
+        top_fraction=label["top_fraction"],
+    )
     return labels, kept_entries, quarantine
 
 
-def run_ingest(source, elements, mixing, label, labels_out, structures_out, quarantine_out, summary_out) -> None:
+def run_ingest(
+    *,
+    source: Mapping,
+    elements: list[str],
+    host: str,
+    substituent: str,
+    label: Mapping,
+    labels_out: str,
+    structures_out: str,
+    quarantine_out: str,
+    summary_out: str,
+) -> None:
     """The ingest stage: labels.csv, structures.h5 (same order), quarantine.csv, summary."""
-    from .graphs import write_structures
-
-    labels, entries, quarantine = ingest(source, elements, mixing, label)
+    labels, entries, quarantine = ingest(source=source, elements=elements, host=host, substituent=substituent, label=label)
     # Quarantine first: a run that fails for lack of usable data still leaves the reasons.
     write_csv(quarantine_out, quarantine)
     if labels.empty:
         raise IngestError(
-            f"{source['path']}: no usable configurations; all {len(quarantine)} are listed "
-            f"with reasons in {quarantine_out}"
+            f"{source['path']}: no usable configurations; all {len(quarantine)} are listed with reasons in {quarantine_out}"
         )
-    write_structures(structures_out, [e.id for e in entries], [e.structure for e in entries])
+    write_structures(structures_out, ids=[e.id for e in entries], structures=[e.structure for e in entries])
     write_csv(labels_out, labels)
     summary = {
         "n_ingested": len(labels),
@@ -364,8 +394,8 @@ def run_ingest(source, elements, mixing, label, labels_out, structures_out, quar
         "n_high": int(labels["label"].sum()),
         "n_low": int((labels["label"] == 0).sum()),
         "quarantine_reasons": quarantine["reason"].value_counts().to_dict(),
-        "source": source,
-        "label_rule": label,
+        "source": dict(source),
+        "label_rule": dict(label),
     }
     write_json(summary_out, summary)
     log.info("ingested %d configurations, quarantined %d", len(labels), len(quarantine))
@@ -389,8 +419,6 @@ def count_inputs(source: dict) -> int:
             return sum(1 for line in fh if line.strip())
     if not path.exists():
         return 0
-    import gzip
-
     opener = gzip.open if path.suffix == ".gz" else open
     frames = 0
     with opener(path, "rt") as fh:

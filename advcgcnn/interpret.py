@@ -17,11 +17,16 @@ import functools
 import json
 import logging
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from pymatgen.core import Element
 
+from .descriptors import DESCRIPTOR_UNITS
+from .folds import fold_assignment
+from .graphs import to_pymatgen
 from .io import atomic_open, read_json, save_figure, write_csv, write_json
-from .train import classification_metrics, summarise_runs
+from .metrics import classification_metrics, summarise_runs
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +48,8 @@ BIAS = "bias"
 # --- features ---------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _element_values(symbol: str) -> np.ndarray:
-    from pymatgen.core import Element
-
     el = Element(symbol)
     return np.array([float(getattr(el, name)) for name in ELEMENT_PROPERTIES])
 
@@ -69,7 +72,12 @@ def general_features(structure) -> dict:
     out.update(
         density=float(structure.density),
         volume_per_atom=structure.volume / len(structure),
-        a=lat.a, b=lat.b, c=lat.c, alpha=lat.alpha, beta=lat.beta, gamma=lat.gamma,
+        a=lat.a,
+        b=lat.b,
+        c=lat.c,
+        alpha=lat.alpha,
+        beta=lat.beta,
+        gamma=lat.gamma,
     )
     return {k: float(v) for k, v in out.items()}
 
@@ -81,13 +89,11 @@ def general_feature_names() -> list[str]:
 
 def general_features_all(structures: dict) -> pd.DataFrame:
     """General features of every crystal of a flat structure set (see graphs.read_structures)."""
-    from .graphs import to_pymatgen
-
     rows = [{"id": cid, **general_features(to_pymatgen(structures, i))} for i, cid in enumerate(structures["ids"])]
     return pd.DataFrame(rows, columns=["id", *general_feature_names()])
 
 
-def feature_table(tables: list[pd.DataFrame], names: list[str], ids: list[str], source: str) -> pd.DataFrame:
+def feature_table(*, tables: list[pd.DataFrame], names: list[str], ids: list[str], source: str) -> pd.DataFrame:
     """Columns `names` from the id-keyed `tables`, one row per id in `ids` order.
 
     Raises a clear error for a feature no table has, or for ids a table lacks.
@@ -111,7 +117,7 @@ def feature_table(tables: list[pd.DataFrame], names: list[str], ids: list[str], 
 # --- cross-validation -----------------------------------------------------------
 
 
-def lightgbm_params(settings: dict, seed: int, threads: int) -> dict:
+def lightgbm_params(*, settings: dict, seed: int, threads: int) -> dict:
     """LightGBM parameters from the config, made deterministic for one seed."""
     return {
         "objective": "binary",
@@ -131,6 +137,7 @@ def lightgbm_params(settings: dict, seed: int, threads: int) -> dict:
 
 
 def cross_validate(
+    *,
     features: pd.DataFrame,
     labels: pd.DataFrame,
     folds: pd.DataFrame,
@@ -144,20 +151,15 @@ def cross_validate(
     contributions (id, seed, fold, one column per feature, bias), runs
     (metrics per (seed, fold)) and boosters (model strings).
     """
-    import lightgbm as lgb
-
     y = labels.set_index("id").loc[features.index, "label"].to_numpy(int)
     names = list(features.columns)
     X = features.to_numpy(float)
     predictions, contributions, runs, boosters = [], [], [], []
     for seed in seeds:
-        split = folds[folds["seed"] == seed].set_index("id")
-        if split.empty:
-            raise ValueError(f"folds table has no split for seed {seed}")
-        fold_of = split.loc[features.index, "fold"].to_numpy()
+        fold_of = fold_assignment(folds=folds, seed=seed, ids=list(features.index))
         for fold in sorted(np.unique(fold_of)):
             test = fold_of == fold
-            model = lgb.LGBMClassifier(**lightgbm_params(settings, seed, threads))
+            model = lgb.LGBMClassifier(**lightgbm_params(settings=settings, seed=seed, threads=threads))
             model.fit(pd.DataFrame(X[~test], columns=names), y[~test])
             X_test = pd.DataFrame(X[test], columns=names)
             prob = model.predict_proba(X_test)[:, 1]
@@ -166,8 +168,15 @@ def cross_validate(
             ids = features.index[test]
             predictions.append(
                 pd.DataFrame(
-                    {"id": ids, "seed": seed, "fold": fold, "target": y[test], "prob_high": prob,
-                     "pred": (prob >= 0.5).astype(int), "raw_score": raw}
+                    {
+                        "id": ids,
+                        "seed": seed,
+                        "fold": fold,
+                        "target": y[test],
+                        "prob_high": prob,
+                        "pred": (prob >= 0.5).astype(int),
+                        "raw_score": raw,
+                    }
                 )
             )
             part = pd.DataFrame(contrib, columns=[*names, BIAS])
@@ -175,7 +184,7 @@ def cross_validate(
             part.insert(0, "seed", seed)
             part.insert(0, "id", ids)
             contributions.append(part)
-            runs.append({"seed": seed, "fold": int(fold), **classification_metrics(y[test], prob)})
+            runs.append({"seed": seed, "fold": int(fold), **classification_metrics(y_true=y[test], prob=prob)})
             boosters.append({"seed": seed, "fold": int(fold), "features": names, "model": model.booster_.model_to_string()})
     return {
         "predictions": pd.concat(predictions, ignore_index=True),
@@ -185,7 +194,7 @@ def cross_validate(
     }
 
 
-def global_importance(contributions: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+def global_importance(contributions: pd.DataFrame, *, names: list[str]) -> pd.DataFrame:
     """Mean |contribution| per feature over every held-out prediction, ranked (1 = most important)."""
     mean_abs = contributions[names].abs().mean()
     table = pd.DataFrame({"feature": names, "mean_abs_contribution": mean_abs.to_numpy()})
@@ -197,8 +206,6 @@ def global_importance(contributions: pd.DataFrame, names: list[str]) -> pd.DataF
 
 def boosters_from_entries(entries: list[dict]) -> list:
     """(entry, lightgbm.Booster) pairs from the entries of a models.json."""
-    import lightgbm as lgb
-
     return [(e, lgb.Booster(model_str=e["model"])) for e in entries]
 
 
@@ -206,7 +213,7 @@ def load_boosters(path) -> list:
     return boosters_from_entries(read_json(path))
 
 
-def ensemble_predict(boosters: list, features: pd.DataFrame) -> np.ndarray:
+def ensemble_predict(boosters: list, *, features: pd.DataFrame) -> np.ndarray:
     """P(high) of every model for every row: [n_models, n_rows]."""
     out = []
     for entry, booster in boosters:
@@ -214,7 +221,7 @@ def ensemble_predict(boosters: list, features: pd.DataFrame) -> np.ndarray:
     return np.array(out)
 
 
-def partial_dependence(boosters: list, features: pd.DataFrame, names: list[str], n_grid: int = 20) -> pd.DataFrame:
+def partial_dependence(boosters: list, *, features: pd.DataFrame, names: list[str], n_grid: int = 20) -> pd.DataFrame:
     """Mean predicted P(high) with one feature set to each grid value (5th-95th percentile).
 
     Averaged over all configurations for each model; spread over the models.
@@ -226,12 +233,14 @@ def partial_dependence(boosters: list, features: pd.DataFrame, names: list[str],
         for value in grid:
             probe = features.copy()
             probe[name] = value
-            per_model = ensemble_predict(boosters, probe).mean(axis=1)
+            per_model = ensemble_predict(boosters, features=probe).mean(axis=1)
             rows.append({"feature": name, "value": value, "prob_high_mean": per_model.mean(), "prob_high_std": per_model.std()})
     return pd.DataFrame(rows)
 
 
-def plot_shap_summary(contributions: pd.DataFrame, features: pd.DataFrame, importance: pd.DataFrame, figure_out: str, top: int = 10) -> None:
+def plot_shap_summary(
+    *, contributions: pd.DataFrame, features: pd.DataFrame, importance: pd.DataFrame, figure_out: str, top: int = 10
+) -> None:
     """Bar chart of mean |contribution| and a beeswarm-style scatter coloured by feature value."""
     import matplotlib
 
@@ -259,21 +268,23 @@ def plot_shap_summary(contributions: pd.DataFrame, features: pd.DataFrame, impor
     save_figure(fig, figure_out)
 
 
-def plot_partial_dependence(pd_table: pd.DataFrame, figure_out: str) -> None:
+def plot_partial_dependence(pd_table: pd.DataFrame, *, figure_out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .descriptors import DESCRIPTOR_UNITS
 
     names = list(dict.fromkeys(pd_table["feature"]))
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), constrained_layout=True, squeeze=False)
     for ax, name in zip(axes[0], names):
         part = pd_table[pd_table["feature"] == name]
         ax.plot(part["value"], part["prob_high_mean"], marker=".")
-        ax.fill_between(part["value"], part["prob_high_mean"] - part["prob_high_std"],
-                        part["prob_high_mean"] + part["prob_high_std"], alpha=0.3)
+        ax.fill_between(
+            part["value"],
+            part["prob_high_mean"] - part["prob_high_std"],
+            part["prob_high_mean"] + part["prob_high_std"],
+            alpha=0.3,
+        )
         unit = DESCRIPTOR_UNITS.get(name, "substituent per formula unit" if name == "x" else "")
         ax.set_xlabel(f"{name} ({unit})" if unit else name, fontsize=8)
         ax.set_ylabel("mean predicted P(high efficiency)", fontsize=8)
@@ -282,6 +293,7 @@ def plot_partial_dependence(pd_table: pd.DataFrame, figure_out: str) -> None:
 
 
 def run_cross_validation(
+    *,
     features: pd.DataFrame,
     labels_csv: str,
     folds_csv: str,
@@ -298,10 +310,10 @@ def run_cross_validation(
     """
     labels = pd.read_csv(labels_csv)
     folds = pd.read_csv(folds_csv)
-    result = cross_validate(features, labels, folds, seeds, settings, threads)
+    result = cross_validate(features=features, labels=labels, folds=folds, seeds=seeds, settings=settings, threads=threads)
     names = list(features.columns)
-    check_contributions(result["contributions"], result["predictions"], names)
-    importance = global_importance(result["contributions"], names)
+    check_contributions(contributions=result["contributions"], predictions=result["predictions"], names=names)
+    importance = global_importance(result["contributions"], names=names)
     summary = summarise_runs(result["runs"])
     summary["features"] = names
     write_csv(outputs["predictions"], result["predictions"])
@@ -312,17 +324,25 @@ def run_cross_validation(
         json.dump(result["boosters"], fh)
     boosters = boosters_from_entries(result["boosters"])
     top = [f for f in importance["feature"] if features[f].nunique() > 1][:top_features]
-    pdp = partial_dependence(boosters, features, top)
+    pdp = partial_dependence(boosters, features=features, names=top)
     write_csv(outputs["partial_dependence"], pdp)
-    plot_shap_summary(result["contributions"], features, importance, outputs["shap_figure"])
-    plot_partial_dependence(pdp, outputs["pd_figure"])
-    log.info("accuracy %.3f +- %.3f, ROC-AUC %.3f +- %.3f over %d runs", summary["accuracy"]["mean"],
-             summary["accuracy"]["std"], summary["roc_auc"]["mean"], summary["roc_auc"]["std"], summary["n_runs"])
+    plot_shap_summary(
+        contributions=result["contributions"], features=features, importance=importance, figure_out=outputs["shap_figure"]
+    )
+    plot_partial_dependence(pdp, figure_out=outputs["pd_figure"])
+    log.info(
+        "accuracy %.3f +- %.3f, ROC-AUC %.3f +- %.3f over %d runs",
+        summary["accuracy"]["mean"],
+        summary["accuracy"]["std"],
+        summary["roc_auc"]["mean"],
+        summary["roc_auc"]["std"],
+        summary["n_runs"],
+    )
     log.info("importance:\n%s", importance.to_string(index=False))
     return summary
 
 
-def check_contributions(contributions: pd.DataFrame, predictions: pd.DataFrame, names: list[str], tol: float = 1e-6) -> None:
+def check_contributions(*, contributions: pd.DataFrame, predictions: pd.DataFrame, names: list[str], tol: float = 1e-6) -> None:
     """TreeSHAP contributions plus bias must add up to the raw score (LightGBM's guarantee)."""
     total = contributions[[*names, BIAS]].to_numpy(float).sum(axis=1)
     gap = np.abs(total - predictions["raw_score"].to_numpy(float))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -33,17 +34,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator:
+def atomic_open(path: str | os.PathLike, *, mode: str = "w") -> Iterator:
     """Open a file for writing atomically; `.gz` paths are gzip-compressed."""
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
-            # mtime=0 keeps compressed bytes identical across runs.
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            # mtime=0 and no file name (the temporary one would be stored) keep the bytes identical across runs.
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
                 if "b" in mode:
                     yield gz
                 else:
-                    import io
-
                     with io.TextIOWrapper(gz, encoding="utf-8") as fh:
                         yield fh
         else:
@@ -78,7 +77,7 @@ def write_csv(path: str | os.PathLike, frame) -> None:
         frame.to_csv(fh, index=False, float_format="%.10g", lineterminator="\n")
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> None:
     """Save a matplotlib figure atomically, in the format its extension names, and close it."""
     import matplotlib.pyplot as plt
 

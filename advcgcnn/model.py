@@ -11,6 +11,7 @@ Gaussians inside the model, so graphs store only the raw distances.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     torch_scatter = None
 
 
-def scatter_sum(src: torch.Tensor, index: torch.Tensor, size: int, backend: str = "native") -> torch.Tensor:
+def scatter_sum(src: torch.Tensor, index: torch.Tensor, *, size: int, backend: str = "native") -> torch.Tensor:
     """Sum rows of `src` into `size` buckets given by `index`."""
     if backend == "torch_scatter":
         if torch_scatter is None:
@@ -72,19 +73,27 @@ class GatedConv(nn.Module):
         gated = self.bn_gate(gated)
         gate, core = gated.chunk(2, dim=1)
         messages = torch.sigmoid(gate) * F.softplus(core)
-        summed = self.bn_sum(scatter_sum(messages, src, atom.shape[0], self.backend))
+        summed = self.bn_sum(scatter_sum(messages, src, size=atom.shape[0], backend=self.backend))
         return F.softplus(atom + summed)
 
 
-@dataclass
+Task = Literal["classification", "regression"]
+TASKS: tuple[Task, ...] = get_args(Task)
+
+
+@dataclass(kw_only=True)
 class ModelSettings:
     atom_fea_len: int = 32
     n_conv: int = 3
     h_fea_len: int = 64
     cutoff: float = 8.0
     gaussian_step: float = 0.2
-    task: str = "classification"  # or "regression"
+    task: Task = "classification"
     scatter_backend: str = "native"
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose from {TASKS} (config key train.task)")
 
 
 class CGCNN(nn.Module):
@@ -109,7 +118,7 @@ class CGCNN(nn.Module):
         for conv in self.convs:
             atom = conv(atom, edge, batch["edge_src"], batch["edge_dst"])
         n_crystals = batch["n_atoms"].shape[0]
-        pooled = scatter_sum(atom, batch["crystal_of_atom"], n_crystals, self.settings.scatter_backend)
+        pooled = scatter_sum(atom, batch["crystal_of_atom"], size=n_crystals, backend=self.settings.scatter_backend)
         pooled = pooled / batch["n_atoms"][:, None].to(pooled.dtype)
         hidden = F.softplus(self.to_hidden(F.softplus(pooled)))
         return self.out(hidden)

@@ -21,7 +21,7 @@ from .features import neighbour_edges, select_nearest
 from .graphs import GraphSet
 
 
-def displace(positions: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+def displace(positions: np.ndarray, *, sigma: float, seed: int) -> np.ndarray:
     """Isotropic Gaussian displacement, std `sigma` (A) per Cartesian component, seeded."""
     if sigma == 0:
         return positions.copy()
@@ -32,7 +32,7 @@ def displace(positions: np.ndarray, sigma: float, seed: int) -> np.ndarray:
 class CandidatePairs:
     """Verlet candidate list for the crystals of one GraphSet."""
 
-    def __init__(self, graphs: GraphSet, max_shift: float):
+    def __init__(self, graphs: GraphSet, *, max_shift: float):
         self.graphs = graphs
         self.max_shift = float(max_shift)
         cutoff, k = graphs.cutoff, graphs.max_neighbors
@@ -40,7 +40,7 @@ class CandidatePairs:
         for c in range(len(graphs)):
             a0, a1 = graphs.atom_offsets[c], graphs.atom_offsets[c + 1]
             cart, lattice = graphs.positions[a0:a1], graphs.lattice[c]
-            wide = neighbour_edges(lattice, cart, cutoff + 2 * max_shift, 10**6)
+            wide = neighbour_edges(lattice, cart, cutoff=cutoff + 2 * max_shift, max_neighbors=10**6)
             # k-th neighbour distance per atom in the unperturbed crystal (inf if fewer).
             d_k = np.full(a1 - a0, np.inf)
             within = wide["dist"] <= cutoff
@@ -71,12 +71,14 @@ class CandidatePairs:
         src, dst = self.src[use], self.dst[use]
         dist = np.linalg.norm(positions[dst] + self.shift[use] - positions[src], axis=1)
         inside = dist <= g.cutoff
-        src, dst, dist, image = select_nearest(src[inside], dst[inside], dist[inside], self.image[use][inside], g.max_neighbors)
+        src, dst, dist, image = select_nearest(
+            src=src[inside], dst=dst[inside], dist=dist[inside], image=self.image[use][inside], max_neighbors=g.max_neighbors
+        )
         crystal = crystal_of_atom[src]
 
         for c in np.flatnonzero(too_far):  # exact per-crystal search where the skin was exceeded
             a0, a1 = g.atom_offsets[c], g.atom_offsets[c + 1]
-            e = neighbour_edges(g.lattice[c], positions[a0:a1], g.cutoff, g.max_neighbors)
+            e = neighbour_edges(g.lattice[c], positions[a0:a1], cutoff=g.cutoff, max_neighbors=g.max_neighbors)
             src = np.concatenate([src, e["src"].astype(np.int64) + a0])
             dst = np.concatenate([dst, e["dst"].astype(np.int64) + a0])
             dist = np.concatenate([dist, e["dist"]])
@@ -102,9 +104,9 @@ class CandidatePairs:
         )
 
 
-def perturbed_graphs(graphs: GraphSet, sigma: float, seed: int, candidates: CandidatePairs | None = None) -> GraphSet:
+def perturbed_graphs(graphs: GraphSet, *, sigma: float, seed: int, candidates: CandidatePairs | None = None) -> GraphSet:
     """Displace every atom of every crystal and rebuild the graphs (cells fixed)."""
     if sigma == 0:
         return graphs
     candidates = candidates or CandidatePairs(graphs, max_shift=max(0.5, 5.0 * sigma))
-    return candidates.rebuild(displace(graphs.positions, sigma, seed))[0]
+    return candidates.rebuild(displace(graphs.positions, sigma=sigma, seed=seed))[0]

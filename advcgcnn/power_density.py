@@ -4,9 +4,9 @@ For each descriptor: Spearman's rho between the maximum power density (from
 ingestion, W/m^2) and the descriptor, a seeded bootstrap 95 % confidence
 interval, and the partial rank correlation at fixed composition (Pearson
 correlation of the rank residuals after regressing both ranks on the rank of
-x), because disorder and power density both change with x. The verdict is
-stated in terms of disorder: `DISORDER_DIRECTION` flips descriptors where a
-smaller value means more disorder.
+x), because disorder and power density both change with x. The relation is
+stated in terms of disorder (`verdicts.disorder_relation`; `DISORDER_DIRECTION`
+flips descriptors where a smaller value means more disorder).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from scipy.stats import rankdata, spearmanr
 
 from .descriptors import DESCRIPTOR_UNITS, DISORDER_DIRECTION
 from .io import save_figure
+from .verdicts import disorder_relation, interval_level
 
 
-def bootstrap_ci(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(a: np.ndarray, b: np.ndarray, *, n_boot: int, rng: np.random.Generator, level: float) -> tuple[float, float]:
     """Percentile bootstrap interval of Spearman's rho (pairs resampled with replacement)."""
     n = a.size
     idx = rng.integers(0, n, size=(n_boot, n))
@@ -33,7 +34,7 @@ def bootstrap_ci(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Gener
     return float(lo), float(hi)
 
 
-def partial_spearman(a: np.ndarray, b: np.ndarray, control: np.ndarray) -> float:
+def partial_spearman(a: np.ndarray, b: np.ndarray, *, control: np.ndarray) -> float:
     """Rank correlation of a and b with the (linear, in ranks) effect of `control` removed."""
     ra, rb, rc = rankdata(a), rankdata(b), rankdata(control)
     design = np.column_stack([np.ones_like(rc), rc])
@@ -43,23 +44,11 @@ def partial_spearman(a: np.ndarray, b: np.ndarray, control: np.ndarray) -> float
     return float((res_a * res_b).sum() / denom) if denom > 0 else float("nan")
 
 
-def relation_verdict(direction: int, lo: float, hi: float) -> str:
-    """Plain words for one descriptor, from the sign-adjusted confidence interval."""
-    if direction == 0:
-        return "not a disorder measure"
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "no variation on this data"
-    lo, hi = sorted((direction * lo, direction * hi))
-    if lo > 0:
-        return "more disorder, more power density"
-    if hi < 0:
-        return "more disorder, less power density"
-    return "no clear relation (95 % interval includes 0)"
-
-
 def power_density_vs_disorder(
-    labels: pd.DataFrame, descriptors: pd.DataFrame, names: list[str], n_boot: int, seed: int
+    *, labels: pd.DataFrame, descriptors: pd.DataFrame, names: list[str], n_boot: int, seed: int, alpha: float
 ) -> pd.DataFrame:
+    """Rank correlation of power density with each descriptor; intervals at level 1 - `alpha`."""
+    level = interval_level(alpha=alpha)
     data = labels[["id", "x", "power_density"]].merge(descriptors, on="id")
     rng = np.random.default_rng(seed)
     power = data["power_density"].to_numpy(float)
@@ -70,7 +59,7 @@ def power_density_vs_disorder(
         a, b, x = value[ok], power[ok], data["x"].to_numpy(float)[ok]
         varies = a.size > 1 and np.ptp(a) > 0 and np.ptp(b) > 0
         rho, p = (float(v) for v in spearmanr(a, b)) if varies else (np.nan, np.nan)
-        lo, hi = bootstrap_ci(a, b, n_boot, rng) if varies else (np.nan, np.nan)
+        lo, hi = bootstrap_ci(a, b, n_boot=n_boot, rng=rng, level=level) if varies else (np.nan, np.nan)
         direction = DISORDER_DIRECTION.get(name, 0)
         rows.append(
             {
@@ -81,14 +70,14 @@ def power_density_vs_disorder(
                 "ci_low": lo,
                 "ci_high": hi,
                 "p_value": p,
-                "partial_rho_fixed_x": partial_spearman(a, b, x) if varies and np.ptp(x) > 0 else np.nan,
-                "verdict": relation_verdict(direction, lo, hi),
+                "partial_rho_fixed_x": partial_spearman(a, b, control=x) if varies and np.ptp(x) > 0 else np.nan,
+                "verdict": disorder_relation(direction=direction, ci_low=lo, ci_high=hi, level=level),
             }
         )
     return pd.DataFrame(rows)
 
 
-def plot_power_density(labels: pd.DataFrame, descriptors: pd.DataFrame, table: pd.DataFrame, figure_out: str) -> None:
+def plot_power_density(*, labels: pd.DataFrame, descriptors: pd.DataFrame, table: pd.DataFrame, figure_out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,7 +94,7 @@ def plot_power_density(labels: pd.DataFrame, descriptors: pd.DataFrame, table: p
         ax.set_xlabel(f"{name} ({DESCRIPTOR_UNITS.get(name, '')})", fontsize=8)
         ax.set_ylabel("max. power density (W/m²)", fontsize=8)
         ax.set_title(f"ρ = {row['spearman_rho']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]", fontsize=8)
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
     fig.colorbar(points, ax=axes.ravel().tolist(), label="x (substituent per formula unit)", shrink=0.6)
     save_figure(fig, figure_out)

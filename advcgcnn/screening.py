@@ -12,8 +12,8 @@
    outside what the interpretable model was trained on.
 3. rank: ensemble mean (the two families weighted equally) and spread.
 4. next round: the `n_export` most uncertain candidates are relaxed with
-   CHGNet (the demo dataset's protocol: seeded rattle, FIRE on positions and
-   cell), checked for an intact framework, scored again on the relaxed cell,
+   CHGNet (`labelling`, the demo dataset's protocol: seeded rattle, FIRE on
+   positions and cell), checked for an intact framework, scored again on the relaxed cell,
    and written as POSCAR files for DFT.
 """
 
@@ -28,16 +28,33 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from pymatgen.io.vasp import Poscar
 
-from .configspace import _byte_tables, decorate, perovskite_parent, read_orbits, site_permutations
+from .configspace import apply_permutations, byte_tables, read_orbits, site_permutations
+from .descriptors import describe
+from .graphs import GraphSettings, build_graphs, flatten_structures, read_structures, to_pymatgen
+from .inference import GraphTensors, load_model, predict, read_element_table
+from .ingest import composition_numbers
+from .interpret import ensemble_predict, feature_table, load_boosters
 from .io import write_csv
+from .labelling import Protocol, chgnet_optimizer, framework_check, rattled, relax_chgnet
+from .parent import Parent, ParentSpec, decorate
 
 log = logging.getLogger(__name__)
 CANDIDATE_COLUMNS = ["candidate", "mask", "n_sub", "x", "multiplicity"]
-NEXT_ROUND_COLUMNS = ["candidate", "x", "multiplicity", "prob_high_mean_ideal", "prob_high_std_ideal", "relaxed", "framework_intact"]
+NEXT_ROUND_COLUMNS = [
+    "candidate",
+    "x",
+    "multiplicity",
+    "prob_high_mean_ideal",
+    "prob_high_std_ideal",
+    "relaxed",
+    "framework_intact",
+]
 
 
-def arrangement_mask(structure, parent, parent_grid: int) -> int | None:
+def arrangement_mask(structure, *, parent: Parent, parent_grid: int) -> int | None:
     """Bitmask of substituted sublattice sites, or None if `structure` is not an arrangement of `parent`."""
     ideal = parent.structure.frac_coords[parent.sublattice] * parent_grid
     if np.abs(ideal - np.round(ideal)).max() > 1e-6:
@@ -65,49 +82,47 @@ def arrangement_mask(structure, parent, parent_grid: int) -> int | None:
     return mask
 
 
-def canonical_mask(mask: int, tables: np.ndarray) -> int:
-    from .configspace import apply_permutations
+def canonical_mask(mask: int, *, tables: np.ndarray) -> int:
+    """The orbit's representative: the smallest image of `mask` under the group."""
+    return int(apply_permutations(mask, tables=tables).min())
 
-    return int(apply_permutations(mask, tables).min())
 
-
-def unit_lattice_constant(structure, b_site: str) -> float:
+def unit_lattice_constant(structure, *, b_site: str) -> float:
     """Cube root of the volume per B cation: the pseudo-cubic lattice constant."""
     n_b = sum(sp.symbol == b_site for sp in structure.species)
     return (structure.volume / n_b) ** (1 / 3)
 
 
 def plan(
+    *,
     orbits_csv: str,
     structures_h5: str,
     labels_csv: str,
-    parent_spec: dict,
-    parent_grid: int,
+    spec: ParentSpec,
     max_candidates: int | None,
     seed: int,
 ) -> tuple[pd.DataFrame, dict]:
     """Candidates (unlabelled orbits) and a summary with the lattice-constant fit."""
-    from .graphs import read_structures, to_pymatgen
-    from .ingest import composition_numbers
-
-    parent = perovskite_parent(**parent_spec)
-    tables = _byte_tables(site_permutations(parent))
+    parent = spec.build()
+    tables = byte_tables(site_permutations(parent))
     structures = read_structures(structures_h5)
     labels = pd.read_csv(labels_csv).set_index("id")
     labelled, xs, a_units = set(), [], []
-    for i, cid in enumerate(structures["ids"]):
+    for i in range(len(structures["ids"])):
         s = to_pymatgen(structures, i)
-        mask = arrangement_mask(s, parent, parent_grid)
+        mask = arrangement_mask(s, parent=parent, parent_grid=spec.parent_grid)
         if mask is None:
             continue
-        labelled.add(canonical_mask(mask, tables))
-        xs.append(composition_numbers(s, parent.host, parent.substituent)["x"])
-        a_units.append(unit_lattice_constant(s, parent_spec["b_site"]))
+        labelled.add(canonical_mask(mask, tables=tables))
+        xs.append(composition_numbers(s, host=spec.host, substituent=spec.substituent)["x"])
+        a_units.append(unit_lattice_constant(s, b_site=spec.b_site))
     summary = {"n_labelled": len(labels), "n_labelled_matched": len(xs), "n_orbits_labelled": len(labelled)}
     orbits = read_orbits(orbits_csv)
     summary["n_orbits"] = int(orbits["mask"].size)
     if not xs:
-        log.warning("no labelled configuration is an arrangement of the %d-atom parent cell: nothing to screen", len(parent.structure))
+        log.warning(
+            "no labelled configuration is an arrangement of the %d-atom parent cell: nothing to screen", len(parent.structure)
+        )
         summary.update(n_unlabelled=0, n_candidates=0, lattice_fit=None)
         return pd.DataFrame(columns=CANDIDATE_COLUMNS), summary
     slope, intercept = np.polyfit(xs, a_units, 1) if len(set(xs)) > 1 else (0.0, float(np.mean(a_units)))
@@ -117,8 +132,8 @@ def plan(
     summary["n_unlabelled"] = int(unlabelled.sum())
     if max_candidates is not None and pool["mask"].size > max_candidates:
         pool = _sample_evenly(pool, max_candidates, seed)
-    n_sites = len(parent.sublattice)
-    formula_units = len(parent.structure) // 5
+    n_sites = spec.n_sites
+    formula_units = spec.n_formula_units
     width = (n_sites + 3) // 4
     frame = pd.DataFrame(
         {
@@ -158,52 +173,65 @@ def _sample_evenly(pool: dict, total: int, seed: int) -> dict:
     return {k: v[keep] for k, v in pool.items()}
 
 
-def candidate_structure(row, parent, lattice_fit: dict):
+def candidate_structure(row, *, parent: Parent, lattice_fit: dict):
     a = lattice_fit["intercept"] + lattice_fit["slope_per_x"] * float(row["x"])
-    return decorate(parent, int(row["mask"], 16), a)
+    return decorate(parent, int(row["mask"], 16), lattice_constant=a)
 
 
-SCORE_COLUMNS = ["cgcnn_mean", "cgcnn_std", "interpretable_mean", "interpretable_std", "prob_high_mean",
-                 "prob_high_std", "outside_training_range"]
+SCORE_COLUMNS = [
+    "cgcnn_mean",
+    "cgcnn_std",
+    "interpretable_mean",
+    "interpretable_std",
+    "prob_high_mean",
+    "prob_high_std",
+    "outside_training_range",
+]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Scorer:
     """Both model families and what they need to score a structure."""
 
     cgcnn_models: list[str]  # paths; each is loaded once per `score` call
     element_table: np.ndarray
-    graph_settings: dict
+    graph_settings: GraphSettings
     boosters: list  # (entry, Booster) pairs, see interpret.load_boosters
-    descriptor_settings: dict
+    parent: ParentSpec
+    symprec: float  # spglib tolerance of the descriptors (config descriptors.symprec)
     training_features: pd.DataFrame
 
     def score(self, ids: list[str], structures: list) -> pd.DataFrame:
         """P(high) of every structure from each family: mean, std and the pooled spread."""
-        import torch
-
-        from .descriptors import describe
-        from .graphs import build_graphs, flatten_structures
-        from .ingest import composition_numbers
-        from .interpret import ensemble_predict
-        from .train import GraphTensors, load_model, predict
-
         if not ids:
             return pd.DataFrame(columns=SCORE_COLUMNS)
-        graphs = build_graphs(flatten_structures(ids, structures), self.graph_settings["cutoff"], self.graph_settings["max_neighbors"])
+        graphs = build_graphs(
+            flatten_structures(ids, structures),
+            cutoff=self.graph_settings.cutoff,
+            max_neighbors=self.graph_settings.max_neighbors,
+        )
         tensors = GraphTensors(graphs, torch.device("cpu"))
         crystals = np.arange(len(ids))
-        cgcnn = np.array([predict(load_model(p, self.element_table), tensors, crystals, 512) for p in self.cgcnn_models])
+        cgcnn = np.array(
+            [
+                predict(
+                    model=load_model(path=p, element_table=self.element_table),
+                    tensors=tensors,
+                    crystals=crystals,
+                    batch_size=512,
+                )
+                for p in self.cgcnn_models
+            ]
+        )
 
-        host, substituent = self.descriptor_settings["host"], self.descriptor_settings["substituent"]
         rows = []
         for s in structures:
-            d = describe(s, **self.descriptor_settings)
-            d["x"] = composition_numbers(s, host, substituent)["x"]
+            d = describe(s, parent=self.parent, symprec=self.symprec)
+            d["x"] = composition_numbers(s, host=self.parent.host, substituent=self.parent.substituent)["x"]
             rows.append(d)
         names = self.boosters[0][0]["features"]
         features = pd.DataFrame(rows, index=ids)[names]
-        interpretable = ensemble_predict(self.boosters, features)
+        interpretable = ensemble_predict(self.boosters, features=features)
         lo, hi = self.training_features[names].min(), self.training_features[names].max()
 
         out = pd.DataFrame(index=pd.Index(ids, name="candidate"))
@@ -219,37 +247,45 @@ class Scorer:
 
 
 def scorer_from_files(
+    *,
     cgcnn_models: list[str],
     graph_path: str,
-    graph_settings: dict,
+    graph_settings: GraphSettings,
     interpretable_models: str,
-    descriptor_settings: dict,
+    parent: ParentSpec,
+    symprec: float,
     descriptors_csv: str,
     labels_csv: str,
 ) -> Scorer:
     """A Scorer from the pipeline's files; the training features bound `outside_training_range`."""
-    from .interpret import feature_table, load_boosters
-    from .train import read_element_table
-
     boosters = load_boosters(interpretable_models)
     names = boosters[0][0]["features"]
     labels = pd.read_csv(labels_csv)
-    training = feature_table([pd.read_csv(descriptors_csv), labels], names, list(labels["id"]), descriptors_csv)
-    return Scorer(list(cgcnn_models), read_element_table(graph_path), dict(graph_settings), boosters,
-                  dict(descriptor_settings), training)
+    training = feature_table(
+        tables=[pd.read_csv(descriptors_csv), labels], names=names, ids=list(labels["id"]), source=descriptors_csv
+    )
+    return Scorer(
+        cgcnn_models=list(cgcnn_models),
+        element_table=read_element_table(graph_path),
+        graph_settings=graph_settings,
+        boosters=boosters,
+        parent=parent,
+        symprec=symprec,
+        training_features=training,
+    )
 
 
-def score_candidates(candidates: pd.DataFrame, parent_spec: dict, lattice_fit: dict, scorer: Scorer) -> pd.DataFrame:
+def score_candidates(*, candidates: pd.DataFrame, lattice_fit: dict, scorer: Scorer) -> pd.DataFrame:
     """Candidate rows with the scores of their ideal cells."""
     if candidates.empty:
         return pd.DataFrame(columns=[*CANDIDATE_COLUMNS, *SCORE_COLUMNS])
-    parent = perovskite_parent(**parent_spec)
-    structures = [candidate_structure(row, parent, lattice_fit) for _, row in candidates.iterrows()]
+    parent = scorer.parent.build()
+    structures = [candidate_structure(row, parent=parent, lattice_fit=lattice_fit) for _, row in candidates.iterrows()]
     scores = scorer.score(list(candidates["candidate"]), structures)
     return candidates.reset_index(drop=True).join(scores.reset_index(drop=True))
 
 
-def rank(chunks: list[pd.DataFrame], n_export: int, ranked_out: str) -> pd.DataFrame:
+def rank(*, chunks: list[pd.DataFrame], n_export: int, ranked_out: str) -> pd.DataFrame:
     """Rank by ensemble mean P(high); mark the `n_export` most uncertain for the next round."""
     scored = [c for c in chunks if not c.empty]
     scores = pd.concat(scored, ignore_index=True) if scored else chunks[0]
@@ -262,11 +298,11 @@ def rank(chunks: list[pd.DataFrame], n_export: int, ranked_out: str) -> pd.DataF
 
 
 def next_round(
+    *,
     ranked: pd.DataFrame,
-    parent_spec: dict,
     lattice_fit: dict,
     scorer: Scorer,
-    protocol,
+    protocol: Protocol,
     relax: bool,
     table_out: str,
     poscar_dir: str,
@@ -277,28 +313,35 @@ def next_round(
     Cells whose framework breaks during relaxation are kept in the table with
     `framework_intact` False and no POSCAR.
     """
-    from pymatgen.io.vasp import Poscar
-
-    from .demo import framework_check, rattled, relax_chgnet
-
     chosen = ranked[ranked["next_round"]].sort_values(["prob_high_std", "candidate"], ascending=[False, True])
-    parent = perovskite_parent(**parent_spec)
-    halides = (parent.host, parent.substituent)
+    spec = scorer.parent
+    parent = spec.build()
+    if relax and optimizer is None and len(chosen):
+        optimizer = chgnet_optimizer()  # one CHGNet for every candidate
     rows, structures = [], {}
     for _, row in chosen.iterrows():
-        structure = candidate_structure(row, parent, lattice_fit)
-        record = {"candidate": row["candidate"], "x": row["x"], "multiplicity": row["multiplicity"],
-                  "prob_high_mean_ideal": row["prob_high_mean"], "prob_high_std_ideal": row["prob_high_std"],
-                  "relaxed": relax}
+        structure = candidate_structure(row, parent=parent, lattice_fit=lattice_fit)
+        record = {
+            "candidate": row["candidate"],
+            "x": row["x"],
+            "multiplicity": row["multiplicity"],
+            "prob_high_mean_ideal": row["prob_high_mean"],
+            "prob_high_std_ideal": row["prob_high_std"],
+            "relaxed": relax,
+        }
         if relax:
             mask = int(row["mask"], 16)
             # The demo dataset's per-arrangement seed: a candidate relaxes as it would have there.
-            start = rattled(structure, protocol.rattle, seed=protocol.seed * 1_000_003 + mask)
-            result = relax_chgnet(start, protocol, optimizer)
+            start = rattled(structure, amplitude=protocol.rattle, seed=protocol.seed * 1_000_003 + mask)
+            result = relax_chgnet(start, protocol=protocol, optimizer=optimizer)
             structure = result["structure"]
-            check = framework_check(structure, parent_spec["b_site"], halides, protocol.bond_cutoff)
-            record.update(relax_steps=result["steps"], relax_max_force=result["max_force"],
-                          energy_per_atom=result["energy_per_atom"], framework_intact=check["intact"])
+            check = framework_check(structure, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff)
+            record.update(
+                relax_steps=result["steps"],
+                relax_max_force=result["max_force"],
+                energy_per_atom=result["energy_per_atom"],
+                framework_intact=check["intact"],
+            )
             log.info("%s relaxed in %d steps; framework intact: %s", row["candidate"], result["steps"], check["intact"])
         else:
             record["framework_intact"] = True

@@ -49,7 +49,7 @@ def _cumulative_fluxes(temperature: float) -> tuple[np.ndarray, np.ndarray, np.n
     return wavelength, solar_cum, bb_cum
 
 
-def shockley_queisser(band_gap_ev, temperature: float = TEMPERATURE_K) -> dict[str, np.ndarray]:
+def shockley_queisser(band_gap_ev, *, temperature: float = TEMPERATURE_K) -> dict[str, np.ndarray]:
     """Detailed-balance limit for each gap (vectorised).
 
     Returns efficiency (0-1), max power density (W/m^2), J_sc (A/m^2) and V_mp (V).
@@ -79,7 +79,7 @@ def shockley_queisser(band_gap_ev, temperature: float = TEMPERATURE_K) -> dict[s
     }
 
 
-def slme_from_dielectric(dielectric, direct_gap: float, indirect_gap: float, thickness: float = 500e-9) -> dict[str, float]:
+def slme_from_dielectric(dielectric, *, direct_gap: float, indirect_gap: float, thickness: float = 500e-9) -> dict[str, float]:
     """SLME (0-1) and its power density (W/m^2) from a Vasprun dielectric function.
 
     Thin film of `thickness` metres, as in Yu and Zunger's SLME.

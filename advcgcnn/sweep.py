@@ -10,41 +10,32 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
 
-from .io import write_csv, write_json
+from .folds import fold_assignment
+from .inference import GraphTensors, load_model, load_training_data, predict, read_element_table
+from .io import read_json, save_figure, write_csv, write_json
+from .metrics import CLASSIFICATION_METRICS, classification_metrics
 from .perturb import perturbed_graphs
-from .train import (
-    CLASSIFICATION_METRICS,
-    GraphTensors,
-    TrainSettings,
-    classification_metrics,
-    load_model,
-    load_training_data,
-    predict,
-    read_element_table,
-    train_one,
-)
+from .training import TrainSettings, train_one
+from .verdicts import accuracy_trend
 
 log = logging.getLogger(__name__)
-MODES = ("train", "evaluate")
-
-
-def fold_assignment(folds_csv: str, seed: int, ids: list[str]) -> np.ndarray:
-    folds = pd.read_csv(folds_csv)
-    folds = folds[folds["seed"] == seed]
-    if folds.empty:
-        raise ValueError(f"{folds_csv} has no split for seed {seed}")
-    return folds.set_index("id").loc[ids, "fold"].to_numpy()
+SweepMode = Literal["train", "evaluate"]
+MODES: tuple[SweepMode, ...] = get_args(SweepMode)
 
 
 def run_point(
-    mode: str,
+    *,
+    mode: SweepMode,
     sigma: float,
     seed: int,
+    split_seed: int,
     graph_paths: list[str],
     labels_csv: str,
     folds_csv: str,
@@ -52,19 +43,19 @@ def run_point(
     baseline_models: dict[int, str],
     metrics_out: str,
     predictions_out: str,
-    split_seed: int | None = None,
 ) -> pd.DataFrame:
     """One sweep point; `baseline_models` maps fold -> model path (evaluate mode).
 
-    `split_seed` picks the fold split (default `seed`); in evaluate mode it must be
-    the split the baseline models were trained on, or test folds would leak.
+    `seed` draws the displacements and initialises the models; `split_seed` picks the
+    fold split. In evaluate mode `split_seed` must be the split the baseline models
+    were trained on, or test folds would leak.
     """
     if mode not in MODES:
         raise ValueError(f"unknown sweep mode {mode!r}; choose from {MODES}")
     t0 = time.perf_counter()
-    graphs, labels = load_training_data(graph_paths, labels_csv)
-    perturbed = perturbed_graphs(graphs, sigma, seed)
-    folds = fold_assignment(folds_csv, seed if split_seed is None else split_seed, graphs.ids)
+    graphs, labels = load_training_data(graph_paths=graph_paths, labels_csv=labels_csv)
+    perturbed = perturbed_graphs(graphs, sigma=sigma, seed=seed)
+    folds = fold_assignment(folds=folds_csv, seed=split_seed, ids=graphs.ids)
     table = read_element_table(graph_paths[0])
     device = torch.device("cpu")
     torch.set_num_threads(settings.threads)
@@ -73,12 +64,21 @@ def run_point(
     for fold in np.unique(folds):
         test = folds == fold
         if mode == "train":
-            model, _ = train_one(perturbed, labels, ~test, seed, int(fold), settings, table)
+            model, _ = train_one(
+                graphs=perturbed,
+                labels=labels,
+                train_mask=~test,
+                seed=seed,
+                fold=int(fold),
+                settings=settings,
+                element_table=table,
+            )
         else:
-            model = load_model(baseline_models[int(fold)], table, device)
+            model = load_model(path=baseline_models[int(fold)], element_table=table, device=device)
         idx = np.flatnonzero(test)
-        prob = predict(model, GraphTensors(perturbed, next(model.parameters()).device), idx, 256)
-        per_fold.append({"fold": int(fold), **classification_metrics(y[idx], prob)})
+        tensors = GraphTensors(perturbed, next(model.parameters()).device)
+        prob = predict(model=model, tensors=tensors, crystals=idx, batch_size=256)
+        per_fold.append({"fold": int(fold), **classification_metrics(y_true=y[idx], prob=prob)})
         rows.append(
             pd.DataFrame(
                 {
@@ -103,16 +103,11 @@ def run_point(
     return predictions
 
 
-def aggregate_curve(metrics_paths: list[str], curve_out: str, trend_out: str, figure_out: str) -> pd.DataFrame:
-    """Accuracy/ROC-AUC against sigma with spread over seeds and folds, plus the trend test."""
-    import json
-    from pathlib import Path
-
-    from scipy.stats import spearmanr
-
+def aggregate_curve(*, metrics_paths: list[str], alpha: float, curve_out: str, trend_out: str, figure_out: str) -> pd.DataFrame:
+    """Accuracy/ROC-AUC against sigma with spread over seeds and folds, plus the trend test at `alpha`."""
     rows = []
     for path in metrics_paths:
-        point = json.loads(Path(path).read_text())
+        point = read_json(path)
         for f in point["folds"]:
             rows.append({"mode": point["mode"], "sigma": point["sigma"], "seed": point["seed"], **f})
     runs = pd.DataFrame(rows)
@@ -126,17 +121,12 @@ def aggregate_curve(metrics_paths: list[str], curve_out: str, trend_out: str, fi
     for mode, part in runs.groupby("mode"):
         rho, p = spearmanr(part["sigma"], part["accuracy"]) if part["sigma"].nunique() > 1 else (np.nan, np.nan)
         means = curve[curve["mode"] == mode].set_index("sigma")["accuracy_mean"]
-        falls = bool(rho < 0 and p < 0.05)
         trend[mode] = {
             "spearman_rho_accuracy_vs_sigma": float(rho),
             "p_value": float(p),
             "accuracy_at_smallest_sigma": float(means.iloc[0]),
             "accuracy_at_largest_sigma": float(means.iloc[-1]),
-            "falls_with_sigma": falls,
-            "verdict": (
-                "accuracy falls as sigma grows" if falls
-                else "accuracy does NOT fall significantly as sigma grows on this data"
-            ),
+            **accuracy_trend(rho=float(rho), p_value=float(p), alpha=alpha),
         }
         log.info("%s: %s (rho=%.3f, p=%.3g)", mode, trend[mode]["verdict"], rho, p)
     write_json(trend_out, trend)
@@ -145,12 +135,10 @@ def aggregate_curve(metrics_paths: list[str], curve_out: str, trend_out: str, fi
 
 
 def plot_curve(curve: pd.DataFrame, figure_out: str) -> None:
-    import matplotlib
+    import matplotlib  # plotting libraries load only in the jobs that draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .io import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
     for ax, metric, name in zip(axes, ["accuracy", "roc_auc"], ["accuracy", "ROC-AUC"]):

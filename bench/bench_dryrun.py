@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import yaml
+from common import DEMO, REPO
 
 from advcgcnn.io import read_extxyz, write_extxyz
 from advcgcnn.perturb import displace
-
-from common import DEMO, REPO
 
 
 def dry_run(workdir: Path, extra: list[str]) -> tuple[float, dict]:
@@ -39,27 +38,36 @@ def dry_run(workdir: Path, extra: list[str]) -> tuple[float, dict]:
 def main(n_large: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        demo_s, demo_counts = dry_run(tmp / "demo", ["--configfile", str(REPO / "config.yaml"),
-                                                     "--config", f"source={{path: {DEMO}}}"])
+        demo_s, demo_counts = dry_run(
+            tmp / "demo", ["--configfile", str(REPO / "config.yaml"), "--config", f"source={{path: {DEMO}}}"]
+        )
         frames = read_extxyz(DEMO)
         large = []
         for i in range(n_large):
             atoms = frames[i % len(frames)].copy()
-            atoms.positions = displace(atoms.positions, 0.05, i)
+            atoms.positions = displace(atoms.positions, sigma=0.05, seed=i)
             atoms.info["id"] = f"syn{i:06d}"
             large.append(atoms)
         write_extxyz(tmp / "large.extxyz.gz", large)
         (tmp / "large.yaml").write_text(yaml.safe_dump({"source": {"path": str(tmp / "large.extxyz.gz")}}))
         large_s, large_counts = dry_run(tmp / "large", ["--configfile", str(REPO / "config.yaml"), str(tmp / "large.yaml")])
-        _, slurm_counts = dry_run(tmp / "large", ["--profile", str(REPO / "profiles/slurm"), "--configfile",
-                                                  str(REPO / "config.yaml"), str(tmp / "large.yaml")])
+        _, slurm_counts = dry_run(
+            tmp / "large",
+            ["--profile", str(REPO / "profiles/slurm"), "--configfile", str(REPO / "config.yaml"), str(tmp / "large.yaml")],
+        )
     print(f"{'snakemake -n, demo config':<44} {demo_s:>6.1f} s   goal < 5 s    ({demo_counts['total']} jobs)")
-    print(f"{f'snakemake -n, {n_large} configurations':<44} {large_s:>6.1f} s   goal < 30 s   ({large_counts['total']} jobs, "
-          f"{large_counts.get('graph_shard', 0)} graph shards)")
+    print(
+        f"{f'snakemake -n, {n_large} configurations':<44} {large_s:>6.1f} s   goal < 30 s   ({large_counts['total']} jobs, "
+        f"{large_counts.get('graph_shard', 0)} graph shards)"
+    )
     shards = slurm_counts.get("graph_shard", 0)
     grouped = slurm_counts["total"] - shards + -(-shards // 8)
-    print(f"  SLURM jobs with profiles/slurm (graph shards grouped 8 per job): demo {demo_counts['total'] - demo_counts.get('graph_shard', 0) + -(-demo_counts.get('graph_shard', 0) // 8)}, "
-          f"{n_large} configurations {grouped}")
+    demo_shards = demo_counts.get("graph_shard", 0)
+    demo_grouped = demo_counts["total"] - demo_shards + -(-demo_shards // 8)
+    print(
+        f"  SLURM jobs with profiles/slurm (graph shards grouped 8 per job): demo {demo_grouped}, "
+        f"{n_large} configurations {grouped}"
+    )
 
 
 if __name__ == "__main__":

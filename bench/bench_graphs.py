@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import demo_structures, report
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 
 from advcgcnn.graphs import build_graphs, read_structures, write_structures
-
-from common import demo_structures, report
 
 CUTOFF, MAX_NBR = 8.0, 12
 
@@ -41,9 +40,9 @@ def main(n: int) -> None:
     cifs = [str(CifWriter(s)) for s in structures]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "structures.h5"
-        write_structures(path, ids, structures)
+        write_structures(path, ids=ids, structures=structures)
         t0 = time.perf_counter()
-        build_graphs(read_structures(path), CUTOFF, MAX_NBR)
+        build_graphs(read_structures(path), cutoff=CUTOFF, max_neighbors=MAX_NBR)
         ours = time.perf_counter() - t0
     n_ref = min(n, 100)
     t0 = time.perf_counter()

@@ -12,12 +12,11 @@ import argparse
 import time
 
 import numpy as np
+from common import best_of, demo_structures, report
 from pymatgen.core import Structure
 
 from advcgcnn.graphs import build_graphs
 from advcgcnn.perturb import CandidatePairs, displace
-
-from common import best_of, demo_structures, report
 
 
 def reference_rebuild(structures, positions_per_structure, cutoff, k):
@@ -36,8 +35,8 @@ def main(n: int, sigma: float) -> None:
         "atom_z": np.concatenate([s.atomic_numbers for s in structures]),
         "positions": np.concatenate([s.cart_coords for s in structures]),
     }
-    graphs = build_graphs(flat, 8.0, 12)
-    moved = displace(graphs.positions, sigma, seed=0)
+    graphs = build_graphs(flat, cutoff=8.0, max_neighbors=12)
+    moved = displace(graphs.positions, sigma=sigma, seed=0)
     per_structure = np.split(moved, graphs.atom_offsets[1:-1])
 
     t0 = time.perf_counter()

@@ -13,12 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import demo_structures
 from pymatgen.core import Structure
 
-from advcgcnn.graphs import build_shard, write_structures
+from advcgcnn.graphs import GraphSettings, build_shard, write_structures
 from advcgcnn.perturb import displace
-
-from common import demo_structures
 
 
 def peak_rss_mb() -> float:
@@ -33,17 +32,29 @@ def run(n_total: int, base, shard_size: int, tmp: Path) -> dict:
         count = min(shard_size, n_total - shard * shard_size)
         picked = [structures[(shard * shard_size + i) % len(structures)] for i in range(count)]
         moved = [
-            Structure(s.lattice, s.species, displace(s.cart_coords, 0.05, shard * shard_size + i), coords_are_cartesian=True)
+            Structure(
+                s.lattice, s.species, displace(s.cart_coords, sigma=0.05, seed=shard * shard_size + i), coords_are_cartesian=True
+            )
             for i, s in enumerate(picked)
         ]
         s_path, g_path = tmp / "s.h5", tmp / f"g_{shard}.h5"
-        write_structures(s_path, [f"syn{shard * shard_size + i}" for i in range(count)], moved)
-        build_shard(s_path, 0, shard_size, 8.0, 12, g_path)
+        write_structures(s_path, ids=[f"syn{shard * shard_size + i}" for i in range(count)], structures=moved)
+        build_shard(
+            structures_path=s_path,
+            shard=0,
+            shard_size=shard_size,
+            settings=GraphSettings(cutoff=8.0, max_neighbors=12),
+            out_path=g_path,
+        )
         n_bytes += g_path.stat().st_size
         g_path.unlink()
     seconds = time.perf_counter() - t0
-    return {"n": n_total, "ms_per_structure": 1000 * seconds / n_total, "kb_per_structure": n_bytes / n_total / 1024,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "n": n_total,
+        "ms_per_structure": 1000 * seconds / n_total,
+        "kb_per_structure": n_bytes / n_total / 1024,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def main(sizes: list[int], shard_size: int) -> None:

@@ -17,14 +17,15 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+from common import REPO, report
 from torch import nn
 from torch.nn import functional as F
 
 from advcgcnn.features import element_feature_table
+from advcgcnn.folds import stratified_folds
+from advcgcnn.inference import GraphTensors, predict
 from advcgcnn.model import GaussianExpansion, ModelSettings, torch_scatter
-from advcgcnn.train import TrainSettings, predict, GraphTensors, stratified_folds, train_one
-
-from common import REPO, report
+from advcgcnn.training import TrainSettings, train_one
 
 
 class PaddedConv(nn.Module):
@@ -105,39 +106,64 @@ def train_padded(items, y, train_idx, settings: TrainSettings, seed: int, table,
 
 
 def demo_graphs():
-    from advcgcnn.graphs import build_graphs, read_structures
-    from advcgcnn.ingest import run_ingest
-    import tempfile, yaml
+    import logging
+    import tempfile
     from pathlib import Path
 
-    import logging
+    import yaml
+
+    from advcgcnn.graphs import build_graphs, read_structures
+    from advcgcnn.ingest import run_ingest
 
     logging.getLogger("advcgcnn").setLevel(logging.ERROR)  # the 9 quarantined cells are expected
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     tmp = Path(tempfile.mkdtemp())
-    source = {"kind": "extxyz", "path": str(REPO / config["source"]["path"]), "gap_key": "band_gap",
-              "direct_key": "band_gap_direct", "energy_key": "energy_per_atom"}
+    source = {
+        "kind": "extxyz",
+        "path": str(REPO / config["source"]["path"]),
+        "gap_key": "band_gap",
+        "direct_key": "band_gap_direct",
+        "energy_key": "energy_per_atom",
+    }
     label = {"metric": "sq_efficiency", "rule": "top_fraction", "threshold": 0.3, "top_fraction": 0.5}
-    run_ingest(source, config["elements"], config["mixing"], label, tmp / "l.csv", tmp / "s.h5", tmp / "q.csv", tmp / "s.json")
-    graphs = build_graphs(read_structures(tmp / "s.h5"), 8.0, 12)
+    run_ingest(
+        source=source,
+        elements=config["elements"],
+        host=config["parent"]["host"],
+        substituent=config["parent"]["substituent"],
+        label=label,
+        labels_out=tmp / "l.csv",
+        structures_out=tmp / "s.h5",
+        quarantine_out=tmp / "q.csv",
+        summary_out=tmp / "s.json",
+    )
+    graphs = build_graphs(read_structures(tmp / "s.h5"), cutoff=8.0, max_neighbors=12)
     return graphs, pd.read_csv(tmp / "l.csv")
 
 
 def main(epochs: int, threads: int) -> None:
     torch.set_num_threads(threads)
     graphs, labels = demo_graphs()
-    folds = stratified_folds(labels, 5, [0])["fold"].to_numpy()
+    folds = stratified_folds(labels=labels, n_folds=5, seeds=[0])["fold"].to_numpy()
     test = folds == 0
     train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
-    settings = TrainSettings(epochs=epochs, batch_size=32, learning_rate=3e-3, threads=threads,
-                             model=ModelSettings(atom_fea_len=32, n_conv=3, h_fea_len=64, cutoff=8.0, gaussian_step=0.2))
+    settings = TrainSettings(
+        epochs=epochs,
+        batch_size=32,
+        learning_rate=3e-3,
+        threads=threads,
+        model=ModelSettings(atom_fea_len=32, n_conv=3, h_fea_len=64, cutoff=8.0, gaussian_step=0.2),
+    )
     table = element_feature_table()
     y = labels["label"].to_numpy()
 
     t0 = time.perf_counter()
-    ours_model, _ = train_one(graphs, labels, ~test, 0, 0, settings, table)
+    ours_model, _ = train_one(
+        graphs=graphs, labels=labels, train_mask=~test, seed=0, fold=0, settings=settings, element_table=table
+    )
     t_ours = time.perf_counter() - t0
-    prob = predict(ours_model, GraphTensors(graphs, torch.device("cpu")), test_idx, 256)
+    tensors = GraphTensors(graphs, torch.device("cpu"))
+    prob = predict(model=ours_model, tensors=tensors, crystals=test_idx, batch_size=256)
     acc_ours = float(((prob >= 0.5) == y[test_idx]).mean())
 
     expand = GaussianExpansion(8.0, 0.2)
@@ -153,7 +179,10 @@ def main(epochs: int, threads: int) -> None:
     acc_ref = float(((torch.softmax(logits, 1)[:, 1] >= 0.5).numpy() == y[test_idx]).mean())
 
     n_graphs = len(train_idx) * epochs
-    print(f"{len(train_idx)} training graphs x {epochs} epochs, {threads} thread(s); padded features prepared once in {t_prep:.1f} s")
+    print(
+        f"{len(train_idx)} training graphs x {epochs} epochs, {threads} thread(s); "
+        f"padded features prepared once in {t_prep:.1f} s"
+    )
     report("training throughput (graphs/s)", n_graphs / t_ours, n_graphs / t_ref, "/s", ">= 3x padded")
     print(f"  held-out accuracy (fold 0 of 5): ours {acc_ours:.3f}, padded reference {acc_ref:.3f}")
     if torch_scatter is None:

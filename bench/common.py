@@ -30,4 +30,6 @@ def best_of(fn, repeat: int = 3) -> float:
 
 
 def report(name: str, ours: float, baseline: float, unit: str, goal: str) -> None:
-    print(f"{name:<44} ours {ours:>10.1f} {unit}   baseline {baseline:>10.1f} {unit}   ratio {ours / baseline:>7.1f}x   goal {goal}")
+    print(
+        f"{name:<44} ours {ours:>10.1f} {unit}   baseline {baseline:>10.1f} {unit}   ratio {ours / baseline:>7.1f}x   goal {goal}"
+    )

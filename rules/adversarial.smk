@@ -1,27 +1,6 @@
 # Adversarial examples (random and gradient-based) and their structural comparison.
 
 
-rule descriptors:
-    input:
-        structures=rules.ingest.output.structures,
-    output:
-        descriptors=result("descriptors/descriptors.csv"),
-    params:
-        b_site=config["descriptors"]["b_site"],
-        host=config["mixing"]["host"],
-        substituent=config["mixing"]["substituent"],
-        symprec=config["descriptors"]["symprec"],
-        parent_grid=config["descriptors"]["parent_grid"],
-    log:
-        result("logs/descriptors.log"),
-    benchmark:
-        result("benchmarks/descriptors.tsv")
-    conda:
-        "../envs/core.yaml"
-    script:
-        "../workflow_scripts/descriptors.py"
-
-
 rule adversarial_examples:
     input:
         baseline=rules.aggregate_baseline.output.predictions,
@@ -29,13 +8,13 @@ rule adversarial_examples:
     output:
         examples=result("adversarial/examples.csv"),
         groups=result("adversarial/groups.csv"),
-    params:
-        sigma=config["adversarial"]["sigma"],
-        min_wrong=config["adversarial"]["min_wrong"],
     log:
         result("logs/adversarial/examples.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        sigma=config["adversarial"]["sigma"],
+        min_wrong=config["adversarial"]["min_wrong"],
     script:
         "../workflow_scripts/adversarial_examples.py"
 
@@ -50,19 +29,19 @@ rule gradient_attack:
         attack=result("adversarial/gradient_attack.csv"),
         saliency=result("adversarial/saliency_atoms.csv"),
         by_element=result("adversarial/saliency_by_element.csv"),
-    params:
-        seed=TRAIN["seeds"][0],
-        epsilons=config["adversarial"]["attack_epsilons"],
-        steps=config["adversarial"]["attack_steps"],
-    threads: TRAIN["threads"]
-    resources:
-        gpu=1 if TRAIN["gpu"] else 0,
     log:
         result("logs/adversarial/gradient_attack.log"),
     benchmark:
         result("benchmarks/adversarial/gradient_attack.tsv")
     conda:
         "../envs/train.yaml"
+    threads: TRAIN["threads"]
+    resources:
+        gpu=1 if TRAIN["gpu"] else 0,
+    params:
+        seed=TRAIN["seeds"][0],
+        epsilons=config["adversarial"]["attack_epsilons"],
+        steps=config["adversarial"]["attack_steps"],
     script:
         "../workflow_scripts/gradient_attack.py"
 

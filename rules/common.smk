@@ -1,18 +1,18 @@
 # Config validation, result paths and input functions shared by every stage.
-import sys
-
+# The advcgcnn package is installed into the environment (`make setup`: pip install -e .;
+# with --use-conda, envs/*.post-deploy.sh installs it into each rule environment).
 from snakemake.utils import validate
 
+from advcgcnn.ingest import count_inputs
+from advcgcnn.parent import ParentSpec
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
-
-# The package lives beside the Snakefile (workflow scripts add it themselves).
-sys.path.insert(0, workflow.basedir)
-
-from advcgcnn.ingest import count_inputs
+# The parent crystal every stage reads; an inconsistent section stops here, naming its key.
+PARENT = ParentSpec.from_config(config["parent"], elements=config["elements"])
 
 RESULTS = config["results"]
 TRAIN = config["train"]
+ALPHA = config["verdicts"]["alpha"]
 # Shards are sized from the source's configuration count, known before ingestion.
 N_GRAPH_SHARDS = max(1, -(-count_inputs(config["source"]) // config["graphs"]["shard_size"]))
 
@@ -40,8 +40,7 @@ SIGMAS = [f"{s:g}" for s in PERTURB["sigmas"]]
 ADV_SIGMA = f"{config['adversarial']['sigma']:g}"
 if ADV_SIGMA not in SIGMAS or "train" not in PERTURB["modes"]:
     raise ValueError(
-        f"config: adversarial.sigma={ADV_SIGMA} must be one of perturb.sigmas {SIGMAS}, "
-        "and perturb.modes must include 'train'"
+        f"config: adversarial.sigma={ADV_SIGMA} must be one of perturb.sigmas {SIGMAS}, and perturb.modes must include 'train'"
     )
 
 

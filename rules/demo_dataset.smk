@@ -10,12 +10,12 @@ rule demo_plan:
         orbits=rules.configspace.output.orbits,
     output:
         plan=result("demo_dataset/plan.csv"),
-    params:
-        settings=DEMO,
     log:
         result("logs/demo_dataset/plan.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        settings=DEMO,
     script:
         "../workflow_scripts/demo_plan.py"
 
@@ -26,18 +26,19 @@ rule demo_label_chunk:
     output:
         frames=result("demo_dataset/chunks/{chunk}.extxyz.gz"),
         records=result("demo_dataset/chunks/{chunk}.csv"),
-    params:
-        protocol=DEMO["protocol"] | {"seed": DEMO["seed"]},
-    threads: 1
-    resources:
-        runtime=120,
-        mem_mb=3000,
     log:
         result("logs/demo_dataset/chunk_{chunk}.log"),
     benchmark:
         result("benchmarks/demo_dataset/chunk_{chunk}.tsv")
     conda:
         "../envs/demo.yaml"
+    threads: 1
+    resources:
+        runtime=120,
+        mem_mb=3000,
+    params:
+        parent=config["parent"],
+        protocol=DEMO["protocol"] | {"seed": DEMO["seed"]},
     script:
         "../workflow_scripts/demo_label_chunk.py"
 
@@ -49,12 +50,13 @@ rule make_demo_dataset:
     output:
         dataset=result("demo_dataset/cssnbr3-xix_demo.extxyz.gz"),
         provenance=result("demo_dataset/provenance.json"),
-    params:
-        protocol=DEMO["protocol"] | {"seed": DEMO["seed"]},
-        settings=DEMO,
     log:
         result("logs/demo_dataset/assemble.log"),
     conda:
         "../envs/demo.yaml"
+    params:
+        parent=config["parent"],
+        protocol=DEMO["protocol"] | {"seed": DEMO["seed"]},
+        settings=DEMO,
     script:
         "../workflow_scripts/demo_assemble.py"

@@ -7,17 +7,17 @@ rule graph_shard:
         structures=rules.ingest.output.structures,
     output:
         graphs=result("graphs/shard_{shard}.h5"),
-    params:
-        shard_size=config["graphs"]["shard_size"],
-        cutoff=config["graphs"]["cutoff"],
-        max_neighbors=config["graphs"]["max_neighbors"],
-    wildcard_constraints:
-        shard=r"\d+",
     log:
         result("logs/graphs/shard_{shard}.log"),
     benchmark:
         result("benchmarks/graphs/shard_{shard}.tsv")
+    wildcard_constraints:
+        shard=r"\d+",
     conda:
         "../envs/core.yaml"
+    params:
+        shard_size=config["graphs"]["shard_size"],
+        cutoff=config["graphs"]["cutoff"],
+        max_neighbors=config["graphs"]["max_neighbors"],
     script:
         "../workflow_scripts/graph_shard.py"

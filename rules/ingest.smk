@@ -9,17 +9,17 @@ rule ingest:
         structures=result("dataset/structures.h5"),
         quarantine=result("dataset/quarantine.csv"),
         summary=result("dataset/summary.json"),
-    params:
-        source=config["source"],
-        elements=config["elements"],
-        mixing=config["mixing"],
-        label=config["label"],
     log:
         result("logs/ingest.log"),
     benchmark:
         result("benchmarks/ingest.tsv")
     conda:
         "../envs/core.yaml"
+    params:
+        source=config["source"],
+        elements=config["elements"],
+        parent=config["parent"],
+        label=config["label"],
     script:
         "../workflow_scripts/ingest.py"
 
@@ -29,12 +29,12 @@ rule folds:
         labels=rules.ingest.output.labels,
     output:
         folds=result("dataset/folds.csv"),
-    params:
-        folds=TRAIN["folds"],
-        seeds=sorted(set(TRAIN["seeds"]) | set(config["perturb"]["seeds"])),
     log:
         result("logs/folds.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        folds=TRAIN["folds"],
+        seeds=sorted(set(TRAIN["seeds"]) | set(config["perturb"]["seeds"])),
     script:
         "../workflow_scripts/folds.py"

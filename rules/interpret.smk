@@ -27,22 +27,30 @@ rule cross_validate_gbm:
         summary=result("interpret/{model}/summary.json"),
         models=result("interpret/{model}/models.json"),
         partial_dependence=result("interpret/{model}/partial_dependence.csv"),
-        shap_figure=report(result("interpret/{model}/shap_summary.png"), category="Interpretable model", labels={"model": "{model}", "figure": "TreeSHAP summary"}),
-        pd_figure=report(result("interpret/{model}/partial_dependence.png"), category="Interpretable model", labels={"model": "{model}", "figure": "partial dependence"}),
+        shap_figure=report(
+            result("interpret/{model}/shap_summary.png"),
+            category="Interpretable model",
+            labels={"model": "{model}", "figure": "TreeSHAP summary"},
+        ),
+        pd_figure=report(
+            result("interpret/{model}/partial_dependence.png"),
+            category="Interpretable model",
+            labels={"model": "{model}", "figure": "partial dependence"},
+        ),
+    log:
+        result("logs/interpret/{model}.log"),
+    benchmark:
+        result("benchmarks/interpret/{model}.tsv")
+    wildcard_constraints:
+        model="|".join(GBM_MODELS),
+    conda:
+        "../envs/core.yaml"
+    threads: TRAIN["threads"]
     params:
         features=lambda wildcards: config["interpret"]["features"] if wildcards.model == "interpretable" else None,
         seeds=TRAIN["seeds"],
         lightgbm=config["interpret"]["lightgbm"],
         top_features=config["interpret"]["top_features"],
-    wildcard_constraints:
-        model="|".join(GBM_MODELS),
-    threads: TRAIN["threads"]
-    log:
-        result("logs/interpret/{model}.log"),
-    benchmark:
-        result("benchmarks/interpret/{model}.tsv")
-    conda:
-        "../envs/core.yaml"
     script:
         "../workflow_scripts/cross_validate_gbm.py"
 
@@ -55,13 +63,13 @@ rule compare_models:
         gbm=expand(result("interpret/{model}/predictions.csv"), model=GBM_MODELS),
     output:
         comparison=result("interpret/comparison.csv"),
-    params:
-        sigma=ADV_SIGMA,
-        gbm_models=GBM_MODELS,
     log:
         result("logs/interpret/compare_models.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        sigma=ADV_SIGMA,
+        gbm_models=GBM_MODELS,
     script:
         "../workflow_scripts/compare_models.py"
 
@@ -73,12 +81,13 @@ rule power_density:
     output:
         table=result("interpret/power_density_vs_disorder.csv"),
         figure=report(result("interpret/power_density_vs_disorder.png"), category="Power density"),
-    params:
-        n_boot=config["interpret"]["bootstrap"],
-        seed=config["interpret"]["seed"],
     log:
         result("logs/interpret/power_density.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        n_boot=config["interpret"]["bootstrap"],
+        seed=config["interpret"]["seed"],
+        alpha=ALPHA,
     script:
         "../workflow_scripts/power_density.py"

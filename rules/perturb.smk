@@ -10,25 +10,25 @@ rule sweep_point:
     output:
         metrics=result("perturb/{mode}/sigma{sigma}/seed{seed}/metrics.json"),
         predictions=result("perturb/{mode}/sigma{sigma}/seed{seed}/predictions.csv"),
-    params:
-        train=TRAIN | {"epochs": PERTURB["epochs"]},
-        cutoff=config["graphs"]["cutoff"],
-        split_seed=sweep_split_seed,
+    log:
+        result("logs/perturb/{mode}_sigma{sigma}_seed{seed}.log"),
+    benchmark:
+        result("benchmarks/perturb/{mode}_sigma{sigma}_seed{seed}.tsv")
     wildcard_constraints:
         mode="train|evaluate",
         sigma=r"[0-9.e-]+",
         seed=r"\d+",
+    conda:
+        "../envs/train.yaml"
     threads: TRAIN["threads"]
     resources:
         gpu=1 if TRAIN["gpu"] else 0,
         runtime=240,
         mem_mb=4000,
-    log:
-        result("logs/perturb/{mode}_sigma{sigma}_seed{seed}.log"),
-    benchmark:
-        result("benchmarks/perturb/{mode}_sigma{sigma}_seed{seed}.tsv")
-    conda:
-        "../envs/train.yaml"
+    params:
+        train=TRAIN | {"epochs": PERTURB["epochs"]},
+        cutoff=config["graphs"]["cutoff"],
+        split_seed=sweep_split_seed,
     script:
         "../workflow_scripts/sweep_point.py"
 
@@ -44,5 +44,7 @@ rule aggregate_sweep:
         result("logs/perturb/aggregate.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        alpha=ALPHA,
     script:
         "../workflow_scripts/aggregate_sweep.py"

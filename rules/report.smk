@@ -30,5 +30,7 @@ rule report_html:
         result("logs/report.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        alpha=ALPHA,
     script:
         "../workflow_scripts/report.py"

@@ -1,15 +1,6 @@
 # Screening of enumerated but unlabelled arrangements with both model families.
 
 SCREENING = config["screening"]
-PARENT = {
-    "b_site": config["descriptors"]["b_site"],
-    "host": config["mixing"]["host"],
-    "substituent": config["mixing"]["substituent"],
-}
-DESCRIPTOR_SETTINGS = PARENT | {
-    "symprec": config["descriptors"]["symprec"],
-    "parent_grid": config["descriptors"]["parent_grid"],
-}
 
 
 rule screening_plan:
@@ -20,15 +11,14 @@ rule screening_plan:
     output:
         candidates=result("screening/candidates.csv"),
         summary=result("screening/summary.json"),
-    params:
-        parent=PARENT,
-        parent_grid=config["descriptors"]["parent_grid"],
-        max_candidates=SCREENING["max_candidates"],
-        seed=SCREENING["seed"],
     log:
         result("logs/screening/plan.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        parent=config["parent"],
+        max_candidates=SCREENING["max_candidates"],
+        seed=SCREENING["seed"],
     script:
         "../workflow_scripts/screening_plan.py"
 
@@ -40,20 +30,20 @@ rule screening_score:
         summary=rules.screening_plan.output.summary,
     output:
         scores=result("screening/chunks/scores_{chunk}.csv"),
-    params:
-        n_chunks=SCREENING["n_chunks"],
-        parent=PARENT,
-        graphs=config["graphs"],
-        descriptors=DESCRIPTOR_SETTINGS,
-    wildcard_constraints:
-        chunk=r"\d+",
-    threads: TRAIN["threads"]
     log:
         result("logs/screening/score_{chunk}.log"),
     benchmark:
         result("benchmarks/screening/score_{chunk}.tsv")
+    wildcard_constraints:
+        chunk=r"\d+",
     conda:
         "../envs/train.yaml"
+    threads: TRAIN["threads"]
+    params:
+        n_chunks=SCREENING["n_chunks"],
+        parent=config["parent"],
+        graphs=config["graphs"],
+        symprec=config["descriptors"]["symprec"],
     script:
         "../workflow_scripts/screening_score.py"
 
@@ -63,12 +53,12 @@ rule screening_rank:
         scores=expand(result("screening/chunks/scores_{chunk}.csv"), chunk=range(SCREENING["n_chunks"])),
     output:
         ranked=result("screening/ranked.csv"),
-    params:
-        n_export=SCREENING["n_export"],
     log:
         result("logs/screening/rank.log"),
     conda:
         "../envs/core.yaml"
+    params:
+        n_export=SCREENING["n_export"],
     script:
         "../workflow_scripts/screening_rank.py"
 
@@ -81,18 +71,18 @@ rule screening_next_round:
     output:
         table=result("screening/next_round.csv"),
         poscars=directory(result("screening/next_round_poscars")),
-    params:
-        parent=PARENT,
-        graphs=config["graphs"],
-        descriptors=DESCRIPTOR_SETTINGS,
-        relax=SCREENING["relax"],
-        protocol=config["demo_dataset"]["protocol"] | {"seed": config["demo_dataset"]["seed"]},
-    threads: TRAIN["threads"]
     log:
         result("logs/screening/next_round.log"),
     benchmark:
         result("benchmarks/screening/next_round.tsv")
     conda:
         "../envs/demo.yaml"
+    threads: TRAIN["threads"]
+    params:
+        parent=config["parent"],
+        graphs=config["graphs"],
+        symprec=config["descriptors"]["symprec"],
+        relax=SCREENING["relax"],
+        protocol=config["demo_dataset"]["protocol"] | {"seed": config["demo_dataset"]["seed"]},
     script:
         "../workflow_scripts/screening_next_round.py"

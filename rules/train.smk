@@ -10,23 +10,23 @@ rule train_baseline:
         model=result("cgcnn/baseline/seed{seed}/fold{fold}/model.pt"),
         metrics=result("cgcnn/baseline/seed{seed}/fold{fold}/metrics.json"),
         predictions=result("cgcnn/baseline/seed{seed}/fold{fold}/predictions.csv"),
-    params:
-        train=TRAIN,
-        cutoff=config["graphs"]["cutoff"],
+    log:
+        result("logs/cgcnn/baseline/seed{seed}_fold{fold}.log"),
+    benchmark:
+        result("benchmarks/cgcnn/baseline/seed{seed}_fold{fold}.tsv")
     wildcard_constraints:
         seed=r"\d+",
         fold=r"\d+",
+    conda:
+        "../envs/train.yaml"
     threads: TRAIN["threads"]
     resources:
         gpu=1 if TRAIN["gpu"] else 0,
         runtime=240,
         mem_mb=4000,
-    log:
-        result("logs/cgcnn/baseline/seed{seed}_fold{fold}.log"),
-    benchmark:
-        result("benchmarks/cgcnn/baseline/seed{seed}_fold{fold}.tsv")
-    conda:
-        "../envs/train.yaml"
+    params:
+        train=TRAIN,
+        cutoff=config["graphs"]["cutoff"],
     script:
         "../workflow_scripts/train_fold.py"
 

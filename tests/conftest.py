@@ -21,9 +21,10 @@ def vasp_fixtures() -> Path:
 @pytest.fixture(scope="session")
 def supercell_symmetry():
     """The 2x2x2 CsSnBr3 parent and its 384 sublattice permutations."""
-    from advcgcnn.configspace import perovskite_parent, site_permutations
+    from advcgcnn.configspace import site_permutations
+    from advcgcnn.parent import ParentSpec
 
-    parent = perovskite_parent()
+    parent = ParentSpec().build()
     return parent, site_permutations(parent)
 
 

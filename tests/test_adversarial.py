@@ -13,10 +13,11 @@ from advcgcnn.adversarial import (
 )
 from advcgcnn.features import element_feature_table
 from advcgcnn.graphs import build_graphs
-from advcgcnn.train import GraphTensors, predict, train_one
+from advcgcnn.inference import GraphTensors, predict
+from advcgcnn.training import train_one
 
-from .test_model_train import graphs_from_frames, small_settings
 from .helpers import decorated_frames
+from .test_model_train import graphs_from_frames, small_settings
 
 
 def test_cliffs_delta_and_bh():
@@ -30,7 +31,12 @@ def test_cliffs_delta_and_bh():
 
 def test_find_adversarial_groups():
     baseline = pd.DataFrame(
-        {"id": ["a", "a", "b", "b", "c", "c"], "seed": [0, 1] * 3, "target": [1, 1, 0, 0, 1, 1], "prob_high": [0.9, 0.8, 0.2, 0.1, 0.3, 0.2]}
+        {
+            "id": ["a", "a", "b", "b", "c", "c"],
+            "seed": [0, 1] * 3,
+            "target": [1, 1, 0, 0, 1, 1],
+            "prob_high": [0.9, 0.8, 0.2, 0.1, 0.3, 0.2],
+        }
     )
     sweep = pd.DataFrame(
         {
@@ -43,12 +49,12 @@ def test_find_adversarial_groups():
             "prob_high": [0.4, 0.3, 0.2, 0.1, 0.6, 0.7, 0.9],
         }
     )
-    groups = find_adversarial(baseline, sweep, 0.1, min_wrong=2).set_index("id")
+    groups = find_adversarial(baseline_predictions=baseline, sweep_predictions=sweep, sigma=0.1, min_wrong=2).set_index("id")
     assert groups.loc["a", "group"] == "adversarial" and groups.loc["a", "wrong_seeds"] == "0,1"
     assert groups.loc["b", "group"] == "normal"
     assert groups.loc["c", "group"] == "baseline_error"
     with pytest.raises(ValueError, match="sigma=0.2"):
-        find_adversarial(baseline, sweep, 0.2, 2)
+        find_adversarial(baseline_predictions=baseline, sweep_predictions=sweep, sigma=0.2, min_wrong=2)
 
 
 def test_compare_groups_detects_a_shift():
@@ -56,7 +62,7 @@ def test_compare_groups_detects_a_shift():
     ids = [f"c{i}" for i in range(60)]
     desc = pd.DataFrame({"id": ids, "tilt": np.r_[rng.normal(5, 1, 30), rng.normal(2, 1, 30)], "flat": 1.0})
     groups = pd.DataFrame({"id": ids, "group": ["adversarial"] * 30 + ["normal"] * 30})
-    table = compare_groups(desc, groups, ["tilt", "flat"]).set_index("descriptor")
+    table = compare_groups(descriptors=desc, groups=groups, names=["tilt", "flat"]).set_index("descriptor")
     assert table.loc["tilt", "p_adjusted_bh"] < 1e-6 and table.loc["tilt", "cliffs_delta"] > 0.8
     assert np.isnan(table.loc["flat", "p_value"])  # no variation: no test
 
@@ -68,15 +74,25 @@ def test_gradient_attack_flips_and_the_flip_is_real(tmp_path):
     n_i = np.array([f.get_chemical_symbols().count("I") for f in frames])
     labels = pd.DataFrame({"id": graphs.ids, "label": (n_i >= 12).astype(int)})
     table = element_feature_table()
-    model, _ = train_one(graphs, labels, np.ones(len(graphs), bool), 0, 0, small_settings(epochs=10), table)
+    model, _ = train_one(
+        graphs=graphs,
+        labels=labels,
+        train_mask=np.ones(len(graphs), bool),
+        seed=0,
+        fold=0,
+        settings=small_settings(epochs=10),
+        element_table=table,
+    )
     model.eval()
     tensors = GraphTensors(graphs, torch.device("cpu"))
-    prob = predict(model, tensors, np.arange(len(graphs)), 64)
+    prob = predict(model=model, tensors=tensors, crystals=np.arange(len(graphs)), batch_size=64)
     y = labels["label"].to_numpy()
     correct = np.flatnonzero((prob >= 0.5) == y)
     # The configurations nearest the decision boundary.
     near = correct[np.argsort(np.abs(prob[correct] - 0.5))[:4]]
-    result, delta, atom_idx = gradient_attack(model, graphs, near, y[near], [0.1, 0.3, 1.0, 2.0, 3.0], steps=15)
+    result, delta, atom_idx = gradient_attack(
+        model=model, graphs=graphs, crystals=near, targets=y[near], epsilons=[0.1, 0.3, 1.0, 2.0, 3.0], steps=15
+    )
     flipped = result["flip_norm"].notna().to_numpy()
     assert flipped.any()
     # Apply the reported displacement, rebuild the graph from scratch, predict again.
@@ -94,14 +110,22 @@ def test_gradient_attack_flips_and_the_flip_is_real(tmp_path):
         "atom_z": graphs.atom_z[a0:a1],
         "positions": moved,
     }
-    fresh = build_graphs(structures, graphs.cutoff, graphs.max_neighbors)
-    new_prob = predict(model, GraphTensors(fresh, torch.device("cpu")), np.array([0]), 1)[0]
+    fresh = build_graphs(structures, cutoff=graphs.cutoff, max_neighbors=graphs.max_neighbors)
+    fresh_tensors = GraphTensors(fresh, torch.device("cpu"))
+    new_prob = predict(model=model, tensors=fresh_tensors, crystals=np.array([0]), batch_size=1)[0]
     assert (new_prob >= 0.5) != bool(y[crystal])
     assert new_prob == pytest.approx(result["flipped_prob"].iloc[c], abs=1e-5)
 
 
 def test_saliency_shares_sum_to_one():
-    sal = pd.DataFrame({"id": ["a"] * 3 + ["b"] * 2, "atom": [0, 1, 2, 0, 1], "element": ["Sn", "Br", "I", "Sn", "Br"], "displacement": [3.0, 4.0, 0.0, 1.0, 1.0]})
+    sal = pd.DataFrame(
+        {
+            "id": ["a"] * 3 + ["b"] * 2,
+            "atom": [0, 1, 2, 0, 1],
+            "element": ["Sn", "Br", "I", "Sn", "Br"],
+            "displacement": [3.0, 4.0, 0.0, 1.0, 1.0],
+        }
+    )
     out = saliency_by_element(sal).set_index("element")
     assert out["share_of_total"].sum() == pytest.approx(1.0)
     assert out.loc["Sn", "share_of_total"] == pytest.approx((9 / 25 + 0.5) / 2)

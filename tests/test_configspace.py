@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 
 from advcgcnn.configspace import (
+    apply_permutations,
     burnside_orbit_counts,
-    decorate,
+    byte_tables,
     enumerate_orbits,
     sample_orbits,
 )
+from advcgcnn.parent import decorate
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +55,16 @@ def test_multiplicities_cover_every_arrangement(space):
 
 def test_representative_is_smallest_member(space):
     _, perms, orbits = space
-    from advcgcnn.configspace import _byte_tables, apply_permutations
-
-    tables = _byte_tables(perms)
-    for mask in orbits["mask"][:: 997]:
-        assert apply_permutations(int(mask), tables).min() == mask
+    tables = byte_tables(perms)
+    for mask in orbits["mask"][::997]:
+        assert apply_permutations(int(mask), tables=tables).min() == mask
 
 
 def test_sampling_is_seeded_and_capped(space):
     _, _, orbits = space
-    a = sample_orbits(orbits, 5, seed=1)
-    b = sample_orbits(orbits, 5, seed=1)
-    c = sample_orbits(orbits, 5, seed=2)
+    a = sample_orbits(orbits, per_count=5, seed=1)
+    b = sample_orbits(orbits, per_count=5, seed=1)
+    c = sample_orbits(orbits, per_count=5, seed=2)
     assert np.array_equal(a["mask"], b["mask"])
     assert not np.array_equal(a["mask"], c["mask"])
     per_n = np.bincount(a["n_sub"], minlength=25)

@@ -7,6 +7,8 @@ import pytest
 
 from advcgcnn import demo
 from advcgcnn.io import read_extxyz
+from advcgcnn.labelling import Protocol
+from advcgcnn.parent import ParentSpec
 
 from .conftest import DEMO_DATASET
 
@@ -17,11 +19,24 @@ def test_generator_on_the_two_end_members(tmp_path):
     pytest.importorskip("tblite")
     plan = pd.DataFrame({"mask": [0, (1 << 24) - 1], "n_I": [0, 24], "multiplicity": [1, 1], "n_sites": 24, "chunk": 0})
     plan.to_csv(tmp_path / "plan.csv", index=False)
-    protocol = demo.Protocol(max_steps=60)
-    demo.label_chunk_file(tmp_path / "plan.csv", 0, protocol, tmp_path / "c.extxyz.gz", tmp_path / "c.csv")
+    protocol = Protocol(max_steps=60)
+    spec = ParentSpec()
+    demo.label_chunk_file(
+        plan_path=tmp_path / "plan.csv",
+        chunk=0,
+        spec=spec,
+        protocol=protocol,
+        frames_out=tmp_path / "c.extxyz.gz",
+        records_out=tmp_path / "c.csv",
+    )
     demo.assemble(
-        [tmp_path / "c.extxyz.gz"], [tmp_path / "c.csv"], protocol, {"seed": 0},
-        tmp_path / "d.extxyz.gz", tmp_path / "p.json",
+        frame_paths=[tmp_path / "c.extxyz.gz"],
+        record_paths=[tmp_path / "c.csv"],
+        spec=spec,
+        protocol=protocol,
+        settings={"seed": 0, "experimental_gaps": {"host": 1.75, "substituent": 1.30}},
+        dataset_out=tmp_path / "d.extxyz.gz",
+        provenance_out=tmp_path / "p.json",
     )
     frames = read_extxyz(tmp_path / "d.extxyz.gz")
     assert [f.info["n_I"] for f in frames] == [0, 24]

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from advcgcnn.configspace import decorate, perovskite_parent
 from advcgcnn.descriptors import describe, n_unequal_atoms, octahedral_descriptors, warren_cowley_sro
+from advcgcnn.parent import ParentSpec, decorate
 
 
 def test_ideal_cubic_cell(cubic_cssnbr3):
-    d = describe(cubic_cssnbr3)
+    d = describe(cubic_cssnbr3, parent=ParentSpec(supercell=1))
     assert d["n_unequal_atoms"] == 3  # Cs, Sn, and one Br orbit
     assert d["bond_length_std"] == pytest.approx(0, abs=1e-9)
     assert d["distortion_index"] == pytest.approx(0, abs=1e-9)
@@ -19,14 +19,14 @@ def test_ideal_cubic_cell(cubic_cssnbr3):
 
 
 def test_ideal_supercell_has_one_sn_environment():
-    s = perovskite_parent().structure
+    s = ParentSpec().build().structure
     assert n_unequal_atoms(s) == 3  # the 2x2x2 cell does not split any orbit
 
 
 def test_one_displaced_sn_off_centres_by_the_displacement(cubic_cssnbr3):
     s = cubic_cssnbr3.copy()
     s.translate_sites([1], [0.1, 0, 0], frac_coords=False)  # Sn along x by 0.1 A
-    d = octahedral_descriptors(s)
+    d = octahedral_descriptors(s, b_site="Sn", halides=("Br", "I"))
     assert d["b_off_centring"] == pytest.approx(0.1, abs=1e-9)
     # Bonds along x become 2.8 and 3.0 A, the four others sqrt(2.9^2 + 0.1^2).
     lengths = np.array([2.8, 3.0] + [np.hypot(2.9, 0.1)] * 4)
@@ -40,30 +40,30 @@ def test_one_displaced_sn_off_centres_by_the_displacement(cubic_cssnbr3):
 def test_displaced_halide_bends_the_sn_x_sn_angle(cubic_cssnbr3):
     s = cubic_cssnbr3.copy()
     s.translate_sites([2], [0, 0.3, 0], frac_coords=False)  # Br at (a/2,0,0) moved sideways
-    d = octahedral_descriptors(s)
+    d = octahedral_descriptors(s, b_site="Sn", halides=("Br", "I"))
     bent = np.degrees(2 * np.arctan2(2.9, 0.3))  # the one Sn-Br-Sn angle through that Br
     assert d["bxb_angle_mean"] == pytest.approx((bent + 2 * 180.0) / 3, rel=1e-6)
 
 
 def test_short_range_order_signs():
-    parent = perovskite_parent()
+    parent = ParentSpec().build()
     # Random-looking arrangement: small |alpha|; one I surrounded only by Br: alpha = 1 - 0/c.
     single = decorate(parent, 1)
-    assert warren_cowley_sro(single, "Br", "I") == pytest.approx(1.0 - (8 / 23 / 8) / (1 / 24), rel=1e-6)
-    assert warren_cowley_sro(decorate(parent, 0), "Br", "I") == 0.0
-    assert warren_cowley_sro(decorate(parent, (1 << 24) - 1), "Br", "I") == 0.0
+    assert warren_cowley_sro(single, host="Br", substituent="I") == pytest.approx(1.0 - (8 / 23 / 8) / (1 / 24), rel=1e-6)
+    assert warren_cowley_sro(decorate(parent, 0), host="Br", substituent="I") == 0.0
+    assert warren_cowley_sro(decorate(parent, (1 << 24) - 1), host="Br", substituent="I") == 0.0
 
 
 def test_arrangement_symmetry_ignores_relaxation_noise():
-    from advcgcnn.demo import rattled
     from advcgcnn.descriptors import n_unequal_atoms_arrangement
+    from advcgcnn.labelling import rattled
 
-    parent = perovskite_parent()
+    parent = ParentSpec().build()
     single = decorate(parent, 1)
-    noisy = rattled(single, 0.2, seed=0)
+    noisy = rattled(single, amplitude=0.2, seed=0)
     assert n_unequal_atoms(noisy) == 40  # the rattle removes every symmetry at 0.1 A
-    clean = n_unequal_atoms_arrangement(single, 4)
-    assert n_unequal_atoms_arrangement(noisy, 4) == clean
+    clean = n_unequal_atoms_arrangement(single, parent_grid=4)
+    assert n_unequal_atoms_arrangement(noisy, parent_grid=4) == clean
     # One I among 24 X sites: the I, and Br/Cs/Sn split by their distance to it.
     assert 3 < clean < 40
-    assert n_unequal_atoms_arrangement(decorate(parent, 0), 4) == 3
+    assert n_unequal_atoms_arrangement(decorate(parent, 0), parent_grid=4) == 3

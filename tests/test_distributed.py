@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from advcgcnn.folds import stratified_folds
 from advcgcnn.graphs import write_graphs
-from advcgcnn.train import stratified_folds
 
 from .helpers import decorated_frames
 from .test_model_train import graphs_from_frames
@@ -24,14 +24,30 @@ def test_two_gloo_processes_match_one(tmp_path):
     n_i = np.array([f.get_chemical_symbols().count("I") for f in frames])
     labels = pd.DataFrame({"id": graphs.ids, "label": (n_i >= 12).astype(int)})
     labels.to_csv(tmp_path / "labels.csv", index=False)
-    stratified_folds(labels, 4, [0]).to_csv(tmp_path / "folds.csv", index=False)
+    stratified_folds(labels=labels, n_folds=4, seeds=[0]).to_csv(tmp_path / "folds.csv", index=False)
     curves = {}
     for nproc in (1, 2):
         out = tmp_path / f"n{nproc}"
         cmd = [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "advcgcnn.distributed", "--graphs", str(tmp_path / "g.h5"), "--labels", str(tmp_path / "labels.csv"),
-            "--folds", str(tmp_path / "folds.csv"), "--epochs", "8", "--batch-size", "32", "--out", str(out),
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "advcgcnn.distributed",
+            "--graphs",
+            str(tmp_path / "g.h5"),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            "--folds",
+            str(tmp_path / "folds.csv"),
+            "--epochs",
+            "8",
+            "--batch-size",
+            "32",
+            "--out",
+            str(out),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert proc.returncode == 0, proc.stderr[-3000:]

@@ -3,12 +3,21 @@ import numpy as np
 import pytest
 
 from advcgcnn.features import element_feature_table, feature_names, neighbour_edges, structure_arrays
-from advcgcnn.graphs import FORMAT_VERSION, build_graphs, build_shard, concat, read_graphs, write_graphs, write_structures
+from advcgcnn.graphs import (
+    FORMAT_VERSION,
+    GraphSettings,
+    build_graphs,
+    build_shard,
+    concat,
+    read_graphs,
+    write_graphs,
+    write_structures,
+)
 
 
 def edges_of(structure, cutoff=8.0, max_neighbors=12):
     a = structure_arrays(structure)
-    return neighbour_edges(a["lattice"], a["cart"], cutoff, max_neighbors)
+    return neighbour_edges(a["lattice"], a["cart"], cutoff=cutoff, max_neighbors=max_neighbors)
 
 
 def test_cubic_cssnbr3_neighbours_by_hand(cubic_cssnbr3):
@@ -67,9 +76,15 @@ def test_hdf5_round_trip_and_shards(tmp_path, cubic_cssnbr3):
         s.perturb(0.05)
         structures.append(s)
     ids = [f"s{i}" for i in range(5)]
-    write_structures(tmp_path / "structures.h5", ids, structures)
+    write_structures(tmp_path / "structures.h5", ids=ids, structures=structures)
     for shard in range(3):
-        build_shard(tmp_path / "structures.h5", shard, 2, 6.0, 12, tmp_path / f"shard_{shard}.h5")
+        build_shard(
+            structures_path=tmp_path / "structures.h5",
+            shard=shard,
+            shard_size=2,
+            settings=GraphSettings(cutoff=6.0, max_neighbors=12),
+            out_path=tmp_path / f"shard_{shard}.h5",
+        )
     merged = concat([read_graphs(tmp_path / f"shard_{k}.h5") for k in range(3)])
     assert merged.ids == ids
     for c, s in enumerate(structures):
@@ -88,8 +103,8 @@ def test_hdf5_round_trip_and_shards(tmp_path, cubic_cssnbr3):
 def test_reading_other_format_version_fails_clearly(tmp_path, cubic_cssnbr3):
     from advcgcnn.graphs import read_structures
 
-    write_structures(tmp_path / "s.h5", ["a"], [cubic_cssnbr3])
-    g = build_graphs(read_structures(tmp_path / "s.h5"), 6.0, 12)
+    write_structures(tmp_path / "s.h5", ids=["a"], structures=[cubic_cssnbr3])
+    g = build_graphs(read_structures(tmp_path / "s.h5"), cutoff=6.0, max_neighbors=12)
     write_graphs(tmp_path / "g.h5", g)
     with h5py.File(tmp_path / "g.h5", "a") as h5:
         h5.attrs["format_version"] = 99
@@ -111,7 +126,7 @@ def test_short_first_search_equals_full_cutoff_search(cubic_cssnbr3):
         got = edges_of(s, cutoff=9.0)
         cart, lattice = np.ascontiguousarray(s.cart_coords), np.ascontiguousarray(s.lattice.matrix)
         src, dst, image, dist = _search(lattice, cart, 9.0)
-        ref = select_nearest(src, dst, dist, image, 12)
+        ref = select_nearest(src=src, dst=dst, dist=dist, image=image, max_neighbors=12)
         assert np.array_equal(got["src"], ref[0]) and np.array_equal(got["dst"], ref[1])
         assert np.allclose(got["dist"], ref[2], atol=1e-6)
     assert np.bincount(edges_of(lone, cutoff=9.0)["src"]).tolist() == [12] * 21

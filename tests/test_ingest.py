@@ -13,6 +13,7 @@ from .helpers import decorated_frames
 
 ELEMENTS = ["Cs", "Sn", "Br", "I"]
 MIXING = {"host": "Br", "substituent": "I"}
+COMMON = {"elements": ELEMENTS, **MIXING}
 LABEL = {"metric": "sq_efficiency", "rule": "top_fraction", "threshold": 0.3, "top_fraction": 0.5}
 
 
@@ -46,7 +47,7 @@ def vasp_tree(tmp_path, vasp_fixtures):
 def test_vasp_gaps_equal_pymatgen_and_optics_gives_slme(vasp_tree):
     from pymatgen.io.vasp import Vasprun
 
-    labels, _, quarantine = ingest(vasp_source(vasp_tree), ELEMENTS, MIXING, dict(LABEL, metric="slme"))
+    labels, _, quarantine = ingest(source=vasp_source(vasp_tree), **COMMON, label=dict(LABEL, metric="slme"))
     labels = labels.set_index("id")
     assert sorted(labels.index) == ["Cs2SnBr6", "Cs2SnI6_dos", "Cs2SnI6_optics"]
     for cid in labels.index:
@@ -78,14 +79,14 @@ def test_every_input_is_ingested_or_quarantined(tmp_path):
     path = tmp_path / "in.extxyz.gz"
     write_extxyz(path, frames)
 
-    labels, _, quarantine = ingest(extxyz_source(path), ELEMENTS, MIXING, LABEL)
+    labels, _, quarantine = ingest(source=extxyz_source(path), **COMMON, label=LABEL)
     reasons = dict(zip(quarantine["id"], quarantine["reason"]))
     assert reasons["c001"] == "missing band gap"
     assert "NaN" in reasons["c002"]
     assert "Pb" in reasons["c003"]
-    assert reasons["c005"].startswith("duplicate structure of copy_of_c005") or reasons.get(
-        "copy_of_c005", ""
-    ).startswith("duplicate structure of c005")
+    assert reasons["c005"].startswith("duplicate structure of copy_of_c005") or reasons.get("copy_of_c005", "").startswith(
+        "duplicate structure of c005"
+    )
     assert "metallic" in reasons["c006"]
     assert len(labels) + len(quarantine) == len(frames)
     assert set(labels["id"]).isdisjoint(quarantine["id"])
@@ -99,7 +100,7 @@ def test_zero_usable_configurations_is_a_clear_error(tmp_path):
     write_extxyz(path, frames)
     out = {k: tmp_path / f"{k}.out" for k in ("labels", "structures", "quarantine", "summary")}
     with pytest.raises(IngestError, match="no usable configurations"):
-        run_ingest(extxyz_source(path), ELEMENTS, MIXING, LABEL, *out.values())
+        run_ingest(source=extxyz_source(path), **COMMON, label=LABEL, **{f"{k}_out": v for k, v in out.items()})
     assert len(pd.read_csv(out["quarantine"])) == 3  # the reasons survive the failure
 
 
@@ -107,7 +108,15 @@ def test_run_ingest_writes_aligned_outputs(tmp_path):
     path = tmp_path / "in.extxyz.gz"
     write_extxyz(path, decorated_frames(10))
     out = [tmp_path / n for n in ("labels.csv", "structures.h5", "quarantine.csv", "summary.json")]
-    run_ingest(extxyz_source(path), ELEMENTS, MIXING, LABEL, *out)
+    run_ingest(
+        source=extxyz_source(path),
+        **COMMON,
+        label=LABEL,
+        labels_out=out[0],
+        structures_out=out[1],
+        quarantine_out=out[2],
+        summary_out=out[3],
+    )
     labels = pd.read_csv(out[0])
     structures = read_structures(out[1])
     assert structures["ids"] == labels["id"].tolist()
@@ -124,8 +133,14 @@ def test_cgcnn_folder(tmp_path, cubic_cssnbr3):
     cubic_cssnbr3.to(filename=str(root / "a.cif"))
     s2.to(filename=str(root / "b.cif"))
     (root / "id_prop.csv").write_text("a,1.75\nb,1.6\nc,1.5\n")
-    source = {"kind": "cgcnn", "path": str(root), "cgcnn_columns": ["id", "band_gap"], "gap_key": "band_gap", "energy_key": "energy_per_atom"}
-    labels, _, quarantine = ingest(source, ELEMENTS, MIXING, LABEL)
+    source = {
+        "kind": "cgcnn",
+        "path": str(root),
+        "cgcnn_columns": ["id", "band_gap"],
+        "gap_key": "band_gap",
+        "energy_key": "energy_per_atom",
+    }
+    labels, _, quarantine = ingest(source=source, **COMMON, label=LABEL)
     assert labels["id"].tolist() == ["a", "b"]
     assert labels.set_index("id").loc["b", "x"] == pytest.approx(1.0)
     assert quarantine.to_dict("records")[0]["reason"] == "CIF file missing"
@@ -134,16 +149,16 @@ def test_cgcnn_folder(tmp_path, cubic_cssnbr3):
 
 def test_missing_source_names_the_path(tmp_path):
     with pytest.raises(IngestError, match="nothere.extxyz"):
-        ingest(extxyz_source(tmp_path / "nothere.extxyz"), ELEMENTS, MIXING, LABEL)
+        ingest(source=extxyz_source(tmp_path / "nothere.extxyz"), **COMMON, label=LABEL)
 
 
 def test_label_rules():
     frame = pd.DataFrame({"id": list("abcd"), "sq_efficiency": [0.1, 0.4, 0.3, 0.2], "slme": [np.nan, 0.05, 0.35, np.nan]})
-    top = assign_labels(frame, "sq_efficiency", "top_fraction", 0.3, 0.5)
+    top = assign_labels(frame, metric="sq_efficiency", rule="top_fraction", threshold=0.3, top_fraction=0.5)
     assert top["label"].tolist() == [0, 1, 1, 0]
-    thr = assign_labels(frame, "sq_efficiency", "threshold", 0.25, 0.5)
+    thr = assign_labels(frame, metric="sq_efficiency", rule="threshold", threshold=0.25, top_fraction=0.5)
     assert thr["label"].tolist() == [0, 1, 1, 0]
-    slme = assign_labels(frame, "slme", "threshold", 0.25, 0.5)
+    slme = assign_labels(frame, metric="slme", rule="threshold", threshold=0.25, top_fraction=0.5)
     assert slme["efficiency_source"].tolist() == ["sq", "slme", "slme", "sq"]
     assert slme["label"].tolist() == [0, 0, 1, 0]
 
@@ -153,4 +168,4 @@ def test_composition_numbers(cubic_cssnbr3):
     s.make_supercell(2)
     for i in range(4):
         s.replace(8 + 8 + i, "I")
-    assert composition_numbers(s, "Br", "I") == {"n_sub": 4, "x": 0.5, "formula_units": 8}
+    assert composition_numbers(s, host="Br", substituent="I") == {"n_sub": 4, "x": 0.5, "formula_units": 8}

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from advcgcnn.compare import check_same_folds, compare_models, corrected_paired_t
+from advcgcnn.folds import stratified_folds
 from advcgcnn.interpret import (
     BIAS,
     check_contributions,
@@ -14,11 +15,17 @@ from advcgcnn.interpret import (
     general_features,
     global_importance,
 )
-from advcgcnn.power_density import power_density_vs_disorder, relation_verdict
-from advcgcnn.train import stratified_folds
+from advcgcnn.power_density import power_density_vs_disorder
+from advcgcnn.verdicts import disorder_relation
 
-SETTINGS = {"n_estimators": 40, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 5,
-            "subsample": 0.8, "colsample_bytree": 0.8}
+SETTINGS = {
+    "n_estimators": 40,
+    "learning_rate": 0.1,
+    "num_leaves": 7,
+    "min_child_samples": 5,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+}
 
 
 def synthetic(n=120, seed=0):
@@ -28,27 +35,29 @@ def synthetic(n=120, seed=0):
     signal = rng.normal(size=n)
     features = pd.DataFrame({"signal": signal, "noise": rng.normal(size=n), "constant": 1.0}, index=pd.Index(ids, name="id"))
     labels = pd.DataFrame({"id": ids, "label": (signal + 0.3 * rng.normal(size=n) > 0).astype(int)})
-    folds = stratified_folds(labels, 4, [0, 1])
+    folds = stratified_folds(labels=labels, n_folds=4, seeds=[0, 1])
     return features, labels, folds
 
 
 def test_contributions_sum_to_the_raw_prediction():
     features, labels, folds = synthetic()
-    result = cross_validate(features, labels, folds, [0, 1], SETTINGS)
+    result = cross_validate(features=features, labels=labels, folds=folds, seeds=[0, 1], settings=SETTINGS)
     names = list(features.columns)
     contrib, pred = result["contributions"], result["predictions"]
-    assert list(contrib[["id", "seed", "fold"]].itertuples(index=False)) == list(pred[["id", "seed", "fold"]].itertuples(index=False))
+    assert list(contrib[["id", "seed", "fold"]].itertuples(index=False)) == list(
+        pred[["id", "seed", "fold"]].itertuples(index=False)
+    )
     total = contrib[[*names, BIAS]].sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, pred["raw_score"], atol=1e-9)
     # ...and the raw score is the log-odds of the predicted probability.
     np.testing.assert_allclose(1 / (1 + np.exp(-pred["raw_score"])), pred["prob_high"], atol=1e-12)
-    check_contributions(contrib, pred, names)
+    check_contributions(contributions=contrib, predictions=pred, names=names)
     broken = contrib.copy()
     broken["signal"] += 0.1
     with pytest.raises(RuntimeError, match="differ from the raw score"):
-        check_contributions(broken, pred, names)
+        check_contributions(contributions=broken, predictions=pred, names=names)
 
-    importance = global_importance(contrib, names)
+    importance = global_importance(contrib, names=names)
     assert importance["feature"].tolist()[0] == "signal"
     assert importance.set_index("feature").loc["constant", "mean_abs_contribution"] == 0
     assert np.mean([r["accuracy"] for r in result["runs"]]) > 0.8
@@ -56,10 +65,10 @@ def test_contributions_sum_to_the_raw_prediction():
 
 def test_cross_validation_holds_out_exactly_the_given_folds_and_is_deterministic():
     features, labels, folds = synthetic()
-    first = cross_validate(features, labels, folds, [0, 1], SETTINGS)
-    check_same_folds("gbm", first["predictions"], folds)  # raises if any fold differs
+    first = cross_validate(features=features, labels=labels, folds=folds, seeds=[0, 1], settings=SETTINGS)
+    check_same_folds(name="gbm", predictions=first["predictions"], folds=folds)  # raises if any fold differs
     assert len(first["runs"]) == 8
-    again = cross_validate(features, labels, folds, [0, 1], SETTINGS)
+    again = cross_validate(features=features, labels=labels, folds=folds, seeds=[0, 1], settings=SETTINGS)
     pd.testing.assert_frame_equal(first["predictions"], again["predictions"])
 
 
@@ -75,7 +84,9 @@ def test_model_comparison_uses_identical_folds_and_pairs_runs():
     _, labels, folds = synthetic()
     good = predictions_from(folds, labels, 0.95, seed=1)
     poor = predictions_from(folds, labels, 0.6, seed=2)
-    table = compare_models({"good": ("a good model", good), "poor": ("a poor one", poor)}, folds, reference="good").set_index("model")
+    table = compare_models(
+        models={"good": ("a good model", good), "poor": ("a poor one", poor)}, folds=folds, reference="good"
+    ).set_index("model")
     assert table.loc["good", "accuracy_mean"] > table.loc["poor", "accuracy_mean"]
     assert table.loc["poor", "n_paired_runs"] == 8
     assert table.loc["poor", "accuracy_diff_good_minus_model"] > 0.2
@@ -84,17 +95,17 @@ def test_model_comparison_uses_identical_folds_and_pairs_runs():
     moved = poor.copy()
     moved.loc[0, "fold"] = (moved.loc[0, "fold"] + 1) % 4
     with pytest.raises(ValueError, match=r"poor: 1 predictions are in a different fold than folds.csv"):
-        compare_models({"good": ("", good), "poor": ("", moved)}, folds, reference="good")
+        compare_models(models={"good": ("", good), "poor": ("", moved)}, folds=folds, reference="good")
     with pytest.raises(ValueError, match="exactly once"):
-        compare_models({"good": ("", good), "poor": ("", poor.iloc[1:])}, folds, reference="good")
+        compare_models(models={"good": ("", good), "poor": ("", poor.iloc[1:])}, folds=folds, reference="good")
 
 
 def test_corrected_t_test_is_more_cautious_than_the_plain_one():
     from scipy.stats import ttest_1samp
 
     diff = np.array([0.02, 0.05, 0.01, 0.04, 0.03, 0.06, 0.0, 0.03, 0.02, 0.05])
-    assert corrected_paired_t(diff, 0.2) > ttest_1samp(diff, 0).pvalue
-    assert corrected_paired_t(np.zeros(5), 0.2) == 1.0
+    assert corrected_paired_t(diff, test_fraction=0.2) > ttest_1samp(diff, 0).pvalue
+    assert corrected_paired_t(np.zeros(5), test_fraction=0.2) == 1.0
 
 
 def test_general_features_of_cubic_cssnbr3(cubic_cssnbr3):
@@ -113,12 +124,12 @@ def test_general_features_of_cubic_cssnbr3(cubic_cssnbr3):
 def test_feature_table_names_the_problem():
     a = pd.DataFrame({"id": ["p", "q"], "tilt": [1.0, 2.0]})
     b = pd.DataFrame({"id": ["p", "q"], "x": [0.0, 3.0]})
-    table = feature_table([a, b], ["tilt", "x"], ["q", "p"], "descriptors.csv")
+    table = feature_table(tables=[a, b], names=["tilt", "x"], ids=["q", "p"], source="descriptors.csv")
     assert table.index.tolist() == ["q", "p"] and table["x"].tolist() == [3.0, 0.0]
     with pytest.raises(ValueError, match=r"descriptors.csv: unknown feature\(s\) \['warp'\]"):
-        feature_table([a, b], ["warp"], ["p"], "descriptors.csv")
+        feature_table(tables=[a, b], names=["warp"], ids=["p"], source="descriptors.csv")
     with pytest.raises(ValueError, match="1 configurations have no features"):
-        feature_table([a, b], ["tilt", "x"], ["p", "r"], "descriptors.csv")
+        feature_table(tables=[a, b], names=["tilt", "x"], ids=["p", "r"], source="descriptors.csv")
 
 
 def test_power_density_relation_and_verdicts():
@@ -127,9 +138,17 @@ def test_power_density_relation_and_verdicts():
     x = rng.uniform(0, 3, n)
     tilt = rng.uniform(0, 20, n)
     labels = pd.DataFrame({"id": range(n), "x": x, "power_density": 200 + 5 * tilt + rng.normal(0, 5, n)})
-    descriptors = pd.DataFrame({"id": range(n), "tilt": tilt, "bxb_angle_mean": 180 - tilt,
-                                "bond_length_std": rng.normal(size=n), "n_unequal_atoms": 40})
-    table = power_density_vs_disorder(labels, descriptors, ["tilt", "bxb_angle_mean", "bond_length_std", "n_unequal_atoms"], 500, 0)
+    descriptors = pd.DataFrame(
+        {"id": range(n), "tilt": tilt, "bxb_angle_mean": 180 - tilt, "bond_length_std": rng.normal(size=n), "n_unequal_atoms": 40}
+    )
+    table = power_density_vs_disorder(
+        labels=labels,
+        descriptors=descriptors,
+        names=["tilt", "bxb_angle_mean", "bond_length_std", "n_unequal_atoms"],
+        n_boot=500,
+        seed=0,
+        alpha=0.05,
+    )
     table = table.set_index("descriptor")
     assert table.loc["tilt", "spearman_rho"] > 0.9 and table.loc["tilt", "ci_low"] > 0.8
     assert table.loc["tilt", "verdict"] == "more disorder, more power density"
@@ -138,7 +157,7 @@ def test_power_density_relation_and_verdicts():
     assert table.loc["bxb_angle_mean", "verdict"] == "more disorder, more power density"
     assert table.loc["bond_length_std", "verdict"].startswith("no clear relation")
     assert table.loc["n_unequal_atoms", "verdict"] == "no variation on this data"
-    again = power_density_vs_disorder(labels, descriptors, ["tilt"], 500, 0)
+    again = power_density_vs_disorder(labels=labels, descriptors=descriptors, names=["tilt"], n_boot=500, seed=0, alpha=0.05)
     assert again["ci_low"].iloc[0] == table.loc["tilt", "ci_low"]  # seeded bootstrap
-    assert relation_verdict(1, -0.4, -0.1) == "more disorder, less power density"
-    assert relation_verdict(0, 0.2, 0.4) == "not a disorder measure"
+    assert disorder_relation(direction=1, ci_low=-0.4, ci_high=-0.1, level=0.95) == "more disorder, less power density"
+    assert disorder_relation(direction=0, ci_low=0.2, ci_high=0.4, level=0.95) == "not a disorder measure"

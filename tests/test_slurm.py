@@ -46,10 +46,21 @@ def test_profile_runs_training_as_gpu_jobs(cluster, tmp_path):
     }
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(config))
     cmd = [
-        "timeout", "-k", "20", "900",
-        *SNAKEMAKE, "results/cgcnn/baseline/summary.json", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-        "--profile", str(REPO / "profiles" / "slurm"),
-        "--configfile", str(REPO / "config.yaml"), str(tmp_path / "test.yaml"),
+        "timeout",
+        "-k",
+        "20",
+        "900",
+        *SNAKEMAKE,
+        "results/cgcnn/baseline/summary.json",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(tmp_path),
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--configfile",
+        str(REPO / "config.yaml"),
+        str(tmp_path / "test.yaml"),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=960)
     output = proc.stdout + proc.stderr

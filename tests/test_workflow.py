@@ -41,7 +41,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
     counts = {}
     for line in dry_run_output.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total",):
+        if len(parts) == 2 and parts[1].isdigit() and parts[0].isidentifier() and parts[0] != "total":
             counts[parts[0]] = int(parts[1])
     return counts
 
@@ -85,9 +85,22 @@ def test_lint_is_clean(tmp_path):
 def test_dry_run_of_default_config_shows_every_stage(tmp_path):
     # An empty working directory, so the whole DAG is listed whatever the checkout holds.
     proc = subprocess.run(
-        [*SNAKEMAKE, "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile",
-         str(REPO / "config.yaml"), "--config", f"source={{path: {DEMO_DATASET}}}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            *SNAKEMAKE,
+            "-n",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--configfile",
+            str(REPO / "config.yaml"),
+            "--config",
+            f"source={{path: {DEMO_DATASET}}}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout)
@@ -115,9 +128,20 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     n_shards = -(-len(read_extxyz(workdir / "tiny.extxyz.gz")) // 20)
     assert counts["graph_shard"] == n_shards and counts["train_baseline"] == 3
     assert counts["sweep_point"] == 2 * 3 * 2  # mode x sigma x seed
-    for rule in ("aggregate_sweep", "adversarial_examples", "gradient_attack", "compare_adversarial", "descriptors",
-                 "general_features", "compare_models", "power_density", "screening_plan", "screening_rank",
-                 "screening_next_round", "report_html"):
+    for rule in (
+        "aggregate_sweep",
+        "adversarial_examples",
+        "gradient_attack",
+        "compare_adversarial",
+        "descriptors",
+        "general_features",
+        "compare_models",
+        "power_density",
+        "screening_plan",
+        "screening_rank",
+        "screening_next_round",
+        "report_html",
+    ):
         assert counts[rule] == 1
     assert counts["cross_validate_gbm"] == 2 and counts["screening_score"] == 2
 
@@ -154,16 +178,27 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     models = pd.read_csv(results / "interpret/comparison.csv")
     assert models["model"].tolist() == ["cgcnn_baseline", "cgcnn_perturbed", "gbc_general", "interpretable"]
     # The sweep has two seeds, the baseline one: only seed 0's three folds pair up.
-    assert models.set_index("model")["n_runs"].to_dict() == {"cgcnn_baseline": 3, "cgcnn_perturbed": 6, "gbc_general": 3, "interpretable": 3}
+    assert models.set_index("model")["n_runs"].to_dict() == {
+        "cgcnn_baseline": 3,
+        "cgcnn_perturbed": 6,
+        "gbc_general": 3,
+        "interpretable": 3,
+    }
     assert (models.dropna(subset=["n_paired_runs"])["n_paired_runs"] == 3).all()
-    for path in ("cgcnn/baseline/predictions.csv", "interpret/interpretable/predictions.csv",
-                 "interpret/gbc_general/predictions.csv", "perturb/train/sigma0.1/seed0/predictions.csv"):
+    for path in (
+        "cgcnn/baseline/predictions.csv",
+        "interpret/interpretable/predictions.csv",
+        "interpret/gbc_general/predictions.csv",
+        "perturb/train/sigma0.1/seed0/predictions.csv",
+    ):
         held_out = pd.read_csv(results / path)[["id", "seed", "fold"]]
         merged = held_out.merge(folds, on=["id", "seed"], suffixes=("", "_split"))
         assert len(merged) == len(held_out) and (merged["fold"] == merged["fold_split"]).all(), path
     contributions = pd.read_csv(results / "interpret/interpretable/contributions.csv")
     gbm = pd.read_csv(results / "interpret/interpretable/predictions.csv")
-    features = config.get("interpret", {}).get("features") or yaml.safe_load((REPO / "config.yaml").read_text())["interpret"]["features"]
+    features = (
+        config.get("interpret", {}).get("features") or yaml.safe_load((REPO / "config.yaml").read_text())["interpret"]["features"]
+    )
     assert abs(contributions[[*features, "bias"]].sum(axis=1) - gbm["raw_score"]).max() < 1e-6
 
     power = pd.read_csv(results / "interpret/power_density_vs_disorder.csv")
@@ -213,8 +248,15 @@ def test_report_renders_in_headless_chromium_with_every_figure(tiny_run):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         page = browser.new_page()
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -276,6 +318,27 @@ def test_changed_table_changes_the_verdict_in_the_report(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_significance_level_is_set_once_for_trend_and_claims(tiny_run, tmp_path):
+    """`verdicts.alpha` in the config reruns exactly the stages that read it, and they agree."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(tiny_run[0], workdir, symlinks=True)
+    snakemake(workdir, "--touch", "--cores", "1", config=tiny_run[1])
+    trend = json.loads((workdir / "results/perturb/trend.json").read_text())
+    p_train = trend["train"]["p_value"]
+    for alpha in (0.49, 1e-300):
+        config = dict(tiny_run[1], verdicts={"alpha": alpha})
+        counts = job_counts(snakemake(workdir, "-n", config=config).stdout)
+        assert {k for k in counts if k != "all"} == {"aggregate_sweep", "power_density", "report_html"}
+        snakemake(workdir, "--cores", "1", config=config)
+        trend = json.loads((workdir / "results/perturb/trend.json").read_text())
+        claims = {c["claim"]: c["verdict"] for c in json.loads((workdir / "results/report/claims.json").read_text())}
+        falls = trend["train"]["spearman_rho_accuracy_vs_sigma"] < 0 and p_train < alpha
+        assert trend["train"]["falls_with_sigma"] is falls
+        assert (claims["b"] == "holds") is falls
+    assert claims["b"] != "holds"  # at alpha = 1e-300 nothing on 50 configurations is significant
+
+
+@pytest.mark.slow
 def test_vasp_ingestion_through_the_dag(tmp_path, vasp_fixtures):
     root = tmp_path / "vasp"
     for run in ("Cs2SnBr6", "Cs2SnI6_dos", "Cs2SnI6_optics"):
@@ -311,9 +374,27 @@ def test_killed_training_job_resumes_to_the_same_numbers(tiny_workdir, tmp_path)
         shutil.copy(tiny_workdir / "tiny.extxyz.gz", workdir)
         cfg = dict(config, source={"kind": "extxyz", "path": str(workdir / "tiny.extxyz.gz")})
         if name == "killed":
-            snakemake(workdir, "--cores", "1", "results/dataset/folds.csv", *[f"results/graphs/shard_{i}.h5" for i in range(3)], config=cfg)
-            cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile",
-                   str(REPO / "config.yaml"), str(workdir / "test-config.yaml"), "--cores", "1", target]
+            snakemake(
+                workdir,
+                "--cores",
+                "1",
+                "results/dataset/folds.csv",
+                *[f"results/graphs/shard_{i}.h5" for i in range(3)],
+                config=cfg,
+            )
+            cmd = [
+                *SNAKEMAKE,
+                "-s",
+                str(REPO / "Snakefile"),
+                "-d",
+                str(workdir),
+                "--configfile",
+                str(REPO / "config.yaml"),
+                str(workdir / "test-config.yaml"),
+                "--cores",
+                "1",
+                target,
+            ]
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             checkpoint = workdir / "results/cgcnn/baseline/seed0/fold1/checkpoint.pt"
             deadline = time.time() + 300
@@ -335,9 +416,24 @@ def test_killed_training_job_resumes_to_the_same_numbers(tiny_workdir, tmp_path)
 
 def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
     proc = subprocess.run(
-        [*SNAKEMAKE, "-n", "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "--configfile", str(REPO / "config.yaml"), "--config", f"source={{path: {DEMO_DATASET}}}"],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        [
+            *SNAKEMAKE,
+            "-n",
+            "--profile",
+            str(REPO / "profiles/slurm"),
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--configfile",
+            str(REPO / "config.yaml"),
+            "--config",
+            f"source={{path: {DEMO_DATASET}}}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout)

@@ -1,17 +1,13 @@
 """Mean and spread of the (fold, seed) metrics; all held-out predictions in one table."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the package beside this folder)
 
 from advcgcnn.logs import setup
-from advcgcnn.train import aggregate
+from advcgcnn.training import aggregate
 
-log = setup(snakemake.log[0])  # noqa: F821
+log = setup(snakemake.log[0])
 summary = aggregate(
-    list(snakemake.input.metrics),  # noqa: F821
-    list(snakemake.input.predictions),  # noqa: F821
-    snakemake.output.summary,  # noqa: F821
-    snakemake.output.predictions,  # noqa: F821
+    metrics_paths=list(snakemake.input.metrics),
+    predictions_paths=list(snakemake.input.predictions),
+    summary_out=snakemake.output.summary,
+    predictions_out=snakemake.output.predictions,
 )
 log.info("summary: %s", {k: v for k, v in summary.items() if isinstance(v, dict)})

@@ -1,11 +1,8 @@
-"""Enumerate the symmetry-distinct arrangements of the configured supercell."""
-import sys
-from pathlib import Path
+"""Enumerate the symmetry-distinct arrangements of the configured parent supercell."""
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the package beside this folder)
-
-from advcgcnn import configspace
+from advcgcnn.configspace import write_orbits
 from advcgcnn.logs import setup
+from advcgcnn.parent import ParentSpec
 
-log = setup(snakemake.log[0])  # noqa: F821 (injected by Snakemake)
-configspace.write_orbits(snakemake.output.orbits, **snakemake.params.parent, log=log.info)  # noqa: F821
+log = setup(snakemake.log[0])
+write_orbits(path=snakemake.output.orbits, spec=ParentSpec.from_config(snakemake.params.parent), log=log.info)

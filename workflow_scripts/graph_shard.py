@@ -1,20 +1,14 @@
 """Build one HDF5 shard of CGCNN graphs."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the package beside this folder)
-
-from advcgcnn.graphs import build_shard
+from advcgcnn.graphs import GraphSettings, build_shard
 from advcgcnn.logs import setup
 
-log = setup(snakemake.log[0])  # noqa: F821
-p = snakemake.params  # noqa: F821
+log = setup(snakemake.log[0])
 n = build_shard(
-    snakemake.input.structures,  # noqa: F821
-    int(snakemake.wildcards.shard),  # noqa: F821
-    p.shard_size,
-    p.cutoff,
-    p.max_neighbors,
-    snakemake.output.graphs,  # noqa: F821
+    structures_path=snakemake.input.structures,
+    shard=int(snakemake.wildcards.shard),
+    shard_size=snakemake.params.shard_size,
+    settings=GraphSettings(cutoff=snakemake.params.cutoff, max_neighbors=snakemake.params.max_neighbors),
+    out_path=snakemake.output.graphs,
 )
-log.info("shard %s: %d crystals", snakemake.wildcards.shard, n)  # noqa: F821
+log.info("shard %s: %d crystals", snakemake.wildcards.shard, n)

@@ -1,27 +1,34 @@
 """Relax and rescore the most uncertain candidates; write them as POSCAR files for DFT."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the package beside this folder)
 
 import pandas as pd
 import torch
 
-from advcgcnn.demo import Protocol
+from advcgcnn.graphs import GraphSettings
 from advcgcnn.io import read_json
+from advcgcnn.labelling import Protocol
 from advcgcnn.logs import setup
+from advcgcnn.parent import ParentSpec
 from advcgcnn.screening import next_round, scorer_from_files
 
-log = setup(snakemake.log[0])  # noqa: F821
-sm = snakemake  # noqa: F821
-torch.set_num_threads(sm.threads)
-lattice_fit = read_json(sm.input.summary)["lattice_fit"]
+log = setup(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 scorer = scorer_from_files(
-    list(sm.input.cgcnn_models), sm.input.graphs[0], sm.params.graphs, sm.input.interpretable_models,
-    sm.params.descriptors, sm.input.descriptors, sm.input.labels,
+    cgcnn_models=list(snakemake.input.cgcnn_models),
+    graph_path=snakemake.input.graphs[0],
+    graph_settings=GraphSettings.from_config(snakemake.params.graphs),
+    interpretable_models=snakemake.input.interpretable_models,
+    parent=ParentSpec.from_config(snakemake.params.parent),
+    symprec=snakemake.params.symprec,
+    descriptors_csv=snakemake.input.descriptors,
+    labels_csv=snakemake.input.labels,
 )
 table = next_round(
-    pd.read_csv(sm.input.ranked, dtype={"mask": str}), sm.params.parent, lattice_fit, scorer,
-    Protocol(**sm.params.protocol), sm.params.relax, sm.output.table, sm.output.poscars,
+    ranked=pd.read_csv(snakemake.input.ranked, dtype={"mask": str}),
+    lattice_fit=read_json(snakemake.input.summary)["lattice_fit"],
+    scorer=scorer,
+    protocol=Protocol(**snakemake.params.protocol),
+    relax=snakemake.params.relax,
+    table_out=snakemake.output.table,
+    poscar_dir=snakemake.output.poscars,
 )
 log.info("next round:\n%s", table.to_string())

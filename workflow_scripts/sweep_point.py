@@ -1,28 +1,21 @@
 """One perturbation-sweep point: perturb, rebuild graphs, train or evaluate per fold."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the package beside this folder)
-
-import dataclasses
 
 from advcgcnn.logs import setup
 from advcgcnn.sweep import run_point
-from advcgcnn.train import TrainSettings
+from advcgcnn.training import TrainSettings
 
-setup(snakemake.log[0])  # noqa: F821
-w, p = snakemake.wildcards, snakemake.params  # noqa: F821
-models = {k: path for k, path in enumerate(snakemake.input.models)}  # noqa: F821 (ordered by fold)
+setup(snakemake.log[0])
 run_point(
-    w.mode,
-    float(w.sigma),
-    int(w.seed),
-    list(snakemake.input.graphs),  # noqa: F821
-    snakemake.input.labels,  # noqa: F821
-    snakemake.input.folds,  # noqa: F821
-    dataclasses.replace(TrainSettings.from_config(p.train, p.cutoff), threads=snakemake.threads),  # noqa: F821
-    models,
-    snakemake.output.metrics,  # noqa: F821
-    snakemake.output.predictions,  # noqa: F821
-    split_seed=p.split_seed,
+    mode=snakemake.wildcards.mode,
+    sigma=float(snakemake.wildcards.sigma),
+    seed=int(snakemake.wildcards.seed),
+    split_seed=snakemake.params.split_seed,
+    graph_paths=list(snakemake.input.graphs),
+    labels_csv=snakemake.input.labels,
+    folds_csv=snakemake.input.folds,
+    # The scheduler's thread allocation wins over the config.
+    settings=TrainSettings.from_config(train=snakemake.params.train, cutoff=snakemake.params.cutoff, threads=snakemake.threads),
+    baseline_models=dict(enumerate(snakemake.input.models)),  # evaluate mode: one model per fold, in fold order
+    metrics_out=snakemake.output.metrics,
+    predictions_out=snakemake.output.predictions,
 )

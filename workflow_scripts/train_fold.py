@@ -1,27 +1,18 @@
 """Train and score one (fold, seed) CGCNN; resumes from its checkpoint if restarted."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the package beside this folder)
-
-import dataclasses
 
 from advcgcnn.logs import setup
-from advcgcnn.train import TrainSettings, run_fold
+from advcgcnn.training import TrainSettings, run_fold
 
-setup(snakemake.log[0])  # noqa: F821
-out = snakemake.output  # noqa: F821
+setup(snakemake.log[0])
 run_fold(
-    list(snakemake.input.graphs),  # noqa: F821
-    snakemake.input.labels,  # noqa: F821
-    snakemake.input.folds,  # noqa: F821
-    int(snakemake.wildcards.fold),  # noqa: F821
-    int(snakemake.wildcards.seed),  # noqa: F821
-    dataclasses.replace(
-        TrainSettings.from_config(snakemake.params.train, snakemake.params.cutoff),  # noqa: F821
-        threads=snakemake.threads,  # noqa: F821 (the scheduler's allocation wins over the config)
-    ),
-    out.model,
-    out.metrics,
-    out.predictions,
+    graph_paths=list(snakemake.input.graphs),
+    labels_csv=snakemake.input.labels,
+    folds_csv=snakemake.input.folds,
+    fold=int(snakemake.wildcards.fold),
+    seed=int(snakemake.wildcards.seed),
+    # The scheduler's thread allocation wins over the config.
+    settings=TrainSettings.from_config(train=snakemake.params.train, cutoff=snakemake.params.cutoff, threads=snakemake.threads),
+    model_out=snakemake.output.model,
+    metrics_out=snakemake.output.metrics,
+    predictions_out=snakemake.output.predictions,
 )

@@ -1,0 +1,89 @@
+"""Verdicts come from one module, at one significance level that every stage is given."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from advcgcnn.io import read_json
+from advcgcnn.sweep import aggregate_curve
+from advcgcnn.verdicts import FAILS, HOLDS, accuracy_trend, claim_accuracy_falls, compute_claims
+
+from .conftest import REPO
+from .test_screening_report import write_run_files
+
+
+def write_sweep_metrics(root, rng):
+    """Fold accuracies that fall slightly with sigma: a trend with 1e-6 < p < 0.05."""
+    paths = []
+    for sigma, mean in ((0.0, 0.80), (0.1, 0.78), (0.2, 0.76), (0.3, 0.75)):
+        for seed in (0, 1):
+            folds = [
+                {"fold": k, "accuracy": mean + 0.03 * rng.standard_normal(), "balanced_accuracy": 0.5, "roc_auc": 0.5, "f1": 0.5}
+                for k in range(5)
+            ]
+            path = root / f"train_{sigma}_{seed}.json"
+            path.write_text(json.dumps({"mode": "train", "sigma": sigma, "seed": seed, "folds": folds}))
+            paths.append(str(path))
+    return paths
+
+
+def test_the_config_sets_one_level_for_trend_and_claims():
+    schema = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert schema["properties"]["verdicts"]["properties"]["alpha"]["default"] == config["verdicts"]["alpha"]
+    rules = (REPO / "rules/common.smk").read_text()
+    assert 'ALPHA = config["verdicts"]["alpha"]' in rules
+    for rule_file, rule in (("perturb", "aggregate_sweep"), ("interpret", "power_density"), ("report", "report_html")):
+        text = (REPO / f"rules/{rule_file}.smk").read_text()
+        block = text[text.index(f"rule {rule}:") :]
+        assert "alpha=ALPHA" in block.split("\nrule ")[0], rule
+
+
+def test_changing_the_level_changes_trend_json_and_claims_json_alike(tmp_path):
+    paths = write_sweep_metrics(tmp_path, np.random.default_rng(1))
+    files = write_run_files(tmp_path)
+    verdicts = {}
+    for alpha in (0.05, 1e-6):
+        out = tmp_path / f"alpha{alpha}"
+        out.mkdir()
+        aggregate_curve(
+            metrics_paths=paths,
+            alpha=alpha,
+            curve_out=out / "curve.csv",
+            trend_out=out / "trend.json",
+            figure_out=out / "curve.png",
+        )
+        trend = read_json(out / "trend.json")
+        claims = compute_claims(files={**files, "trend": out / "trend.json"}, alpha=alpha)
+        verdicts[alpha] = (trend["train"]["falls_with_sigma"], {c["claim"]: c["verdict"] for c in claims}["b"])
+    p = trend["train"]["p_value"]
+    assert 1e-6 < p < 0.05, p  # the data sit between the two levels
+    assert verdicts[0.05] == (True, HOLDS)
+    assert verdicts[1e-6] == (False, FAILS)
+
+
+def test_accuracy_trend_by_hand():
+    assert accuracy_trend(rho=-0.5, p_value=0.01, alpha=0.05)["falls_with_sigma"]
+    assert not accuracy_trend(rho=-0.5, p_value=0.01, alpha=0.01)["falls_with_sigma"]  # p must be below alpha
+    assert not accuracy_trend(rho=0.5, p_value=1e-9, alpha=0.05)["falls_with_sigma"]  # rising is not falling
+    trend = {
+        "train": {
+            "spearman_rho_accuracy_vs_sigma": float("nan"),
+            "p_value": float("nan"),
+            "accuracy_at_smallest_sigma": 0.8,
+            "accuracy_at_largest_sigma": 0.8,
+        }
+    }
+    assert claim_accuracy_falls(trend=trend, alpha=0.05)["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.2])
+def test_claim_b_ignores_the_words_in_trend_json(tmp_path, alpha):
+    files = write_run_files(tmp_path)
+    trend = read_json(files["trend"])
+    trend["train"]["verdict"] = "accuracy does NOT fall"  # prose from somewhere else: not read
+    trend["train"]["falls_with_sigma"] = False
+    files["trend"].write_text(json.dumps(trend))
+    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=alpha)}["b"] == HOLDS
