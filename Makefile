@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup browser demo test test-fast lint dry-run demo-dataset bench clean
+.PHONY: setup browser demo test test-fast lint dry-run demo-dataset bench clean slurm-profile
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,17 @@ demo-dataset: setup
 
 clean:
 	rm -rf results .snakemake
+
+## Your named SLURM profile, from the site template (never overwrites an existing one):
+## then `snakemake --profile slurm` from this folder. Edit the copy for your cluster.
+SLURM_PROFILE := $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake/slurm
+slurm-profile:
+	@if [ -e "$(SLURM_PROFILE)/config.yaml" ]; then \
+		echo "$(SLURM_PROFILE)/config.yaml exists; compare it with profiles/slurm/config.yaml by hand"; \
+	else \
+		mkdir -p "$(SLURM_PROFILE)" && cp profiles/slurm/config.yaml "$(SLURM_PROFILE)/config.yaml" && \
+		echo "installed $(SLURM_PROFILE)/config.yaml: set your partitions, QoS and account there"; \
+	fi
 
 ## Benchmarks (bench/): each figure against its baseline measured in the same run.
 bench: setup

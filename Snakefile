@@ -21,6 +21,23 @@ include: "rules/report.smk"
 include: "rules/demo_dataset.smk"
 
 
+# Seconds of work each: run by the main Snakemake process, never queued on the cluster.
+localrules:
+    all,
+    folds,
+    configspace,
+    aggregate_baseline,
+    aggregate_sweep,
+    adversarial_examples,
+    compare_adversarial,
+    compare_models,
+    power_density,
+    screening_rank,
+    report_html,
+    demo_plan,
+    make_demo_dataset,
+
+
 rule all:
     default_target: True
     input:

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from .folds import fold_assignment
-from .inference import load_training_data, read_element_table, save_model
+from .inference import load_training_data, read_element_table, save_model, use_deterministic_algorithms
 from .io import write_json
 from .model import ModelSettings
 from .training import TrainSettings, train_one
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     os.makedirs(args.out, exist_ok=True)
+    use_deterministic_algorithms(True)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend=backend)
     rank, world = dist.get_rank(), dist.get_world_size()

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from .errors import DatasetError
+
 
 def stratified_folds(*, labels: pd.DataFrame, n_folds: int, seeds: Sequence[int]) -> pd.DataFrame:
     """Fold of every configuration for every seed (StratifiedKFold on the class label)."""
@@ -16,7 +18,7 @@ def stratified_folds(*, labels: pd.DataFrame, n_folds: int, seeds: Sequence[int]
     y = labels["label"].to_numpy()
     counts = np.bincount(y, minlength=2)
     if counts.min() < n_folds:
-        raise ValueError(
+        raise DatasetError(
             f"{n_folds} folds need at least {n_folds} configurations per class; class counts are "
             f"{counts.tolist()} (lower train.folds, or change label.rule / label.top_fraction)"
         )

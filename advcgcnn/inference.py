@@ -76,6 +76,18 @@ class GraphTensors:
         return batch
 
 
+def use_deterministic_algorithms(enabled: bool) -> None:
+    """Bitwise-reproducible kernels, or PyTorch's faster defaults.
+
+    On GPUs, CUDA's `index_add_` and cuBLAS otherwise sum in a varying order, so two runs
+    of one job differ; the adversarial method compares predictions between runs. cuBLAS
+    reads its workspace setting when CUDA starts, so this runs before any CUDA work.
+    """
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled)
+
+
 def pick_device(rank: int = 0) -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda", rank % torch.cuda.device_count())

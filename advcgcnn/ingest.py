@@ -21,12 +21,14 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from pymatgen.io.vasp import Vasprun
 
 from . import solar
+from .errors import IngestError
 from .graphs import write_structures
 from .io import read_extxyz, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
 VASPRUN_NAMES = ("vasprun.xml", "vasprun.xml.gz")
+PROGRESS_EVERY = 500  # configurations between progress lines in the log
 # What parsers raise on truncated, malformed or incomplete files (XML errors are SyntaxErrors;
 # gzip and file errors OSErrors): such a file is quarantined with the message, anything else propagates.
 READ_ERRORS = (
@@ -64,10 +66,6 @@ class Rejected:
     reason: str
 
 
-class IngestError(RuntimeError):
-    """Ingestion cannot produce a dataset (wrong source, nothing usable)."""
-
-
 # --- readers --------------------------------------------------------------
 
 
@@ -75,7 +73,7 @@ def iter_vasp(root: Path, *, require_converged: bool = True) -> Iterator[Entry |
     """One configuration per folder holding vasprun.xml[.gz]; id = folder relative to root."""
     files = sorted(p for name in VASPRUN_NAMES for p in root.rglob(name))
     if not files:
-        raise IngestError(f"{root}: no vasprun.xml or vasprun.xml.gz below this folder")
+        raise IngestError(f"{root}: no vasprun.xml or vasprun.xml.gz below this folder (check source.path and source.kind)")
     for path in files:
         cid = path.parent.relative_to(root).as_posix() or path.parent.name
         try:
@@ -156,7 +154,7 @@ def iter_cgcnn(root: Path, *, columns: list[str], gap_key: str, energy_key: str)
 def iter_extxyz(path: Path, *, gap_key: str, direct_key: str, energy_key: str) -> Iterator[Entry | Rejected]:
     """Frames of one extxyz file; labels come from each frame's `info`."""
     if not path.exists():
-        raise IngestError(f"{path}: extxyz source file not found")
+        raise IngestError(f"{path}: extxyz source file not found (check source.path and source.kind)")
     try:
         frames = read_extxyz(path)
     except READ_ERRORS as exc:
@@ -301,15 +299,15 @@ def ingest(
     allowed = set(elements)
     usable: list[Entry] = []
     rejected: list[Rejected] = []
-    for item in read_source(source):
+    for n_read, item in enumerate(read_source(source), start=1):
         if isinstance(item, Rejected):
             rejected.append(item)
-            continue
-        reason = check_entry(item, allowed=allowed)
-        if reason:
+        elif reason := check_entry(item, allowed=allowed):
             rejected.append(Rejected(item.id, item.source_file, reason))
         else:
             usable.append(item)
+        if n_read % PROGRESS_EVERY == 0:
+            log.info("read %d configurations: %d usable so far, %d quarantined", n_read, len(usable), len(rejected))
 
     ids = pd.Series([e.id for e in usable])
     repeated = set(ids[ids.duplicated()])
@@ -384,7 +382,8 @@ def run_ingest(
     write_csv(quarantine_out, quarantine)
     if labels.empty:
         raise IngestError(
-            f"{source['path']}: no usable configurations; all {len(quarantine)} are listed with reasons in {quarantine_out}"
+            f"{source['path']}: no usable configurations; all {len(quarantine)} are listed with reasons in "
+            f"{quarantine_out} (check source.path, source.kind and elements)"
         )
     write_structures(structures_out, ids=[e.id for e in entries], structures=[e.structure for e in entries])
     write_csv(labels_out, labels)

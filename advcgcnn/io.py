@@ -14,11 +14,24 @@ from pathlib import Path
 import numpy as np
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def plain_mode(*, directory: bool = False) -> int:
+    """The mode `open` (or `mkdir`) would give a new file (folder) under the current umask."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only on success.
 
-    An interrupted job then never leaves a half-written file under the final name.
+    An interrupted job then never leaves a half-written file under the final name. The file
+    gets the mode a plain `open` would give it (mkstemp makes it owner-only), so the project
+    group can read results on shared storage as the umask allows.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +40,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, plain_mode())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -15,15 +15,13 @@ from typing import Literal, get_args
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
+from .errors import ConfigError
+
 LatticeType = Literal["perovskite_abx3"]
 LATTICE_TYPES: tuple[LatticeType, ...] = get_args(LatticeType)
 # Full enumeration keeps a bitmap of 2**n_sites booleans; past this it is too large.
 MAX_ENUMERATED_SITES = 28
 SITE_KEYS = ("a_site", "b_site", "host", "substituent")
-
-
-class ConfigError(ValueError):
-    """A config section that cannot work; the message names the key."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,10 +7,15 @@ the statistic next to each.
 from __future__ import annotations
 
 import base64
+import datetime
 import html
+import socket
+import subprocess
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from .io import atomic_open, read_json, write_json
 from .metrics import CLASSIFICATION_METRICS
@@ -34,9 +39,104 @@ def _img(path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/{kind};base64,{data}">'
 
 
+# Column names a reader understands; any other column shows with spaces for underscores.
+READABLE_COLUMNS = {
+    "n_adversarial": "adversarial (n)",
+    "n_normal": "normal (n)",
+    "p_value": "p",
+    "p_adjusted_bh": "p (BH-adjusted)",
+    "cliffs_delta": "Cliff's delta",
+    "mann_whitney_u": "Mann-Whitney U",
+    "spearman_rho": "Spearman ρ",
+    "ci_low": "interval low",
+    "ci_high": "interval high",
+    "partial_rho_fixed_x": "partial ρ at fixed x",
+    "disorder_direction": "disorder direction",
+    "mean_abs_contribution": "mean |TreeSHAP|",
+    "prob_high_mean": "P(high) mean",
+    "prob_high_std": "P(high) spread",
+    "prob_high_mean_ideal": "P(high) mean, ideal cell",
+    "prob_high_std_ideal": "P(high) spread, ideal cell",
+    "cgcnn_mean": "CGCNN P(high)",
+    "cgcnn_std": "CGCNN spread",
+    "interpretable_mean": "interpretable P(high)",
+    "interpretable_std": "interpretable spread",
+    "outside_training_range": "features outside training range",
+    "source_file": "file",
+}
+PROVENANCE_PACKAGES = (
+    "advcgcnn", "snakemake", "snakemake-executor-plugin-slurm", "torch", "numpy", "scipy", "pandas", "pymatgen",
+    "spglib", "ase", "h5py", "scikit-learn", "lightgbm", "matplotlib",
+)  # fmt: skip
+
+
 def _table(frame: pd.DataFrame, digits: int = 3) -> str:
-    table = frame.to_html(index=False, border=0, classes="data", float_format=lambda v: f"{v:.{digits}g}", na_rep="–")
+    readable = frame.rename(columns=lambda c: READABLE_COLUMNS.get(c, str(c).replace("_", " ")))
+    table = readable.to_html(index=False, border=0, classes="data", float_format=lambda v: f"{v:.{digits}g}", na_rep="–")
     return f'<div class="scroll">{table}</div>'
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(workflow_dir: str | Path) -> str:
+    """The workflow's commit, marked when the checkout has uncommitted changes; or why there is none."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(workflow_dir), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(workflow_dir), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    return f"{head} (with uncommitted changes)" if dirty else head
+
+
+def stage_wall_times(benchmarks_dir: str | Path) -> pd.DataFrame:
+    """Wall time per stage from Snakemake's benchmark files (one stage per rule folder or file)."""
+    rows = []
+    for path in sorted(Path(benchmarks_dir).rglob("*.tsv")):
+        stage = path.relative_to(benchmarks_dir).parts[0].removesuffix(".tsv")
+        rows.append({"stage": stage, "seconds": float(pd.read_csv(path, sep="\t")["s"].sum())})
+    if not rows:
+        return pd.DataFrame(columns=["stage", "jobs", "seconds (sum over jobs)"])
+    table = pd.DataFrame(rows).groupby("stage")["seconds"].agg(["size", "sum"]).reset_index()
+    return table.rename(columns={"size": "jobs", "sum": "seconds (sum over jobs)"})
+
+
+def _provenance_section(*, files: dict, config: dict, workflow_dir: str | Path) -> str:
+    results = Path(files["dataset_summary"]).parent.parent
+    facts = pd.DataFrame(
+        {
+            "what": ["written", "host", "workflow commit", "workflow folder", "results folder"],
+            "value": [
+                datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                socket.gethostname(),
+                git_commit(workflow_dir),
+                str(workflow_dir),
+                str(results),
+            ],
+        }
+    )
+    versions = pd.DataFrame(list(package_versions().items()), columns=["package", "version"])
+    config_yaml = yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
+    return (
+        _table(facts)
+        + "<details><summary>Package versions</summary>" + _table(versions) + "</details>"
+        + "<details><summary>Wall time per stage (Snakemake benchmarks)</summary>"
+        + _table(stage_wall_times(results / "benchmarks"), digits=4) + "</details>"
+        + "<details><summary>Configuration as run (validated, defaults filled in)</summary>"
+        + f"<pre>{html.escape(config_yaml)}</pre></details>"
+    )  # fmt: skip
 
 
 def _dataset_section(files: dict) -> str:
@@ -51,6 +151,13 @@ def _dataset_section(files: dict) -> str:
         else pd.Series(dtype=int)
     )
     rule = summary["label_rule"]
+    quarantined = (
+        "<details><summary>Quarantined configurations and why</summary>"
+        + _table(quarantine[["id", "source_file", "reason"]])
+        + "</details>"
+        if len(quarantine)
+        else ""
+    )
     return (
         f"<p>{summary['n_ingested']} configurations ingested, {summary['n_quarantined']} quarantined; "
         f"labels: {summary['n_high']} high, {summary['n_low']} low efficiency "
@@ -60,6 +167,7 @@ def _dataset_section(files: dict) -> str:
             if len(reasons)
             else ""
         )
+        + quarantined
         + "<details open><summary>Configurations and labels per composition x</summary>"
         + _table(per_x)
         + "</details>"
@@ -74,7 +182,7 @@ def _baseline_section(files: dict) -> str:
     return "<p>Held-out metrics over every (seed, fold) job.</p>" + _table(rows)
 
 
-def build_report(*, files: dict, claims: list[dict], alpha: float, html_out: str) -> None:
+def build_report(*, files: dict, claims: list[dict], alpha: float, config: dict, workflow_dir: str | Path, html_out: str) -> None:
     figures = {key: _img(files[key], caption) for key, caption in REPORT_FIGURES}
     captions = dict(REPORT_FIGURES)
     adversarial = pd.read_csv(files["adversarial_comparison"])
@@ -191,6 +299,9 @@ configurations flip within the largest budget; median flipping displacement
 {_table(top)}
 {next_text}
 {_table(next_round)}
+
+<h2 id="provenance">What was run</h2>
+{_provenance_section(files=files, config=config, workflow_dir=workflow_dir)}
 """
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>advcgcnn run report</title>
@@ -209,8 +320,11 @@ figcaption {{ font-size: 0.85em; color: #57606a; }}
         fh.write(page)
 
 
-def run_report(*, files: dict, alpha: float, html_out: str, claims_out: str) -> list[dict]:
+def run_report(
+    *, files: dict, alpha: float, config: dict, workflow_dir: str | Path, html_out: str, claims_out: str
+) -> list[dict]:
+    """claims.json and report.html; `config` is the run's validated config, shown with its provenance."""
     claims = compute_claims(files=files, alpha=alpha)
     write_json(claims_out, claims)
-    build_report(files=files, claims=claims, alpha=alpha, html_out=html_out)
+    build_report(files=files, claims=claims, alpha=alpha, config=config, workflow_dir=workflow_dir, html_out=html_out)
     return claims

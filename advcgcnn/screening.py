@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from .graphs import GraphSettings, build_graphs, flatten_structures, read_struct
 from .inference import GraphTensors, load_model, predict, read_element_table
 from .ingest import composition_numbers
 from .interpret import ensemble_predict, feature_table, load_boosters
-from .io import write_csv
+from .io import plain_mode, write_csv
 from .labelling import Protocol, chgnet_optimizer, framework_check, rattled, relax_chgnet
 from .parent import Parent, ParentSpec, decorate
 
@@ -178,6 +179,7 @@ def candidate_structure(row, *, parent: Parent, lattice_fit: dict):
     return decorate(parent, int(row["mask"], 16), lattice_constant=a)
 
 
+PREDICT_BATCH = 512  # crystals per CGCNN forward pass when scoring
 SCORE_COLUMNS = [
     "cgcnn_mean",
     "cgcnn_std",
@@ -218,7 +220,7 @@ class Scorer:
                     model=load_model(path=p, element_table=self.element_table),
                     tensors=tensors,
                     crystals=crystals,
-                    batch_size=512,
+                    batch_size=PREDICT_BATCH,
                 )
                 for p in self.cgcnn_models
             ]
@@ -280,8 +282,19 @@ def score_candidates(*, candidates: pd.DataFrame, lattice_fit: dict, scorer: Sco
     if candidates.empty:
         return pd.DataFrame(columns=[*CANDIDATE_COLUMNS, *SCORE_COLUMNS])
     parent = scorer.parent.build()
-    structures = [candidate_structure(row, parent=parent, lattice_fit=lattice_fit) for _, row in candidates.iterrows()]
-    scores = scorer.score(list(candidates["candidate"]), structures)
+    ids = list(candidates["candidate"])
+    started, parts = time.perf_counter(), []
+    # Blocks of PREDICT_BATCH keep the prediction batches, and so the scores, of one call.
+    for start in range(0, len(ids), PREDICT_BATCH):
+        rows = candidates.iloc[start : start + PREDICT_BATCH]
+        structures = [candidate_structure(row, parent=parent, lattice_fit=lattice_fit) for _, row in rows.iterrows()]
+        parts.append(scorer.score(ids[start : start + PREDICT_BATCH], structures))
+        done, elapsed = start + len(rows), time.perf_counter() - started
+        log.info(
+            "scored %d of %d candidates, %.0f s elapsed, about %.0f s left",
+            done, len(ids), elapsed, elapsed / done * (len(ids) - done),
+        )  # fmt: skip
+    scores = pd.concat(parts)
     return candidates.reset_index(drop=True).join(scores.reset_index(drop=True))
 
 
@@ -368,6 +381,7 @@ def next_round(
             f"{len(intact)} of the most uncertain candidates (largest spread of P(high) over the CGCNN and\n"
             f"interpretable ensembles), {geometry}; scores in ../next_round.csv.\n"
         )
+        os.chmod(tmp, plain_mode(directory=True))  # mkdtemp makes it owner-only
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

@@ -79,6 +79,11 @@ def run_point(
         tensors = GraphTensors(perturbed, next(model.parameters()).device)
         prob = predict(model=model, tensors=tensors, crystals=idx, batch_size=256)
         per_fold.append({"fold": int(fold), **classification_metrics(y_true=y[idx], prob=prob)})
+        log.info(
+            "%s sigma=%g seed=%d: fold %d done (%d of %d), accuracy %.3f, %.1f s elapsed",
+            mode, sigma, seed, int(fold), len(per_fold), len(np.unique(folds)), per_fold[-1]["accuracy"],
+            time.perf_counter() - t0,
+        )  # fmt: skip
         rows.append(
             pd.DataFrame(
                 {

@@ -141,6 +141,7 @@ def train_one(
         else:
             log.warning("ignoring %s: written by a run with other settings or data", checkpoint_path)
 
+    started = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs):
         model.train()
         # The shuffle depends only on (seed, fold, epoch): a resumed run sees the same batches.
@@ -161,6 +162,13 @@ def train_one(
             count += len(crystals)
         history.append(_global_mean(total, count, world))
         done = epoch + 1
+        if rank == 0:
+            elapsed = time.perf_counter() - started
+            left = elapsed / (done - start_epoch) * (settings.epochs - done)
+            log.info(
+                "seed %d fold %d epoch %d/%d: train loss %.4f, %.1f s elapsed, about %.1f s left",
+                seed, fold, done, settings.epochs, history[-1], elapsed, left,
+            )  # fmt: skip
         if rank == 0 and checkpoint_path and (done % settings.checkpoint_every == 0 or done == settings.epochs):
             with atomic_path(checkpoint_path) as tmp:
                 torch.save(
@@ -173,6 +181,7 @@ def train_one(
                     },
                     tmp,
                 )
+            log.info("checkpoint written at epoch %d: %s", done, checkpoint_path)
     return model, {"train_loss": history, "device": str(device)}
 
 

@@ -7,6 +7,7 @@ displacements (written once into a temporary folder, not timed).
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,10 @@ from common import DEMO, REPO
 
 from advcgcnn.io import read_extxyz, write_extxyz
 from advcgcnn.perturb import displace
+
+# The Snakefile's localrules block: these run in the main process, never as cluster jobs.
+_LOCAL_BLOCK = re.search(r"^localrules:\n((?:    \w+,\n)+)", (REPO / "Snakefile").read_text(), flags=re.M)[1]
+LOCAL_RULES = set(re.findall(r"\w+", _LOCAL_BLOCK))
 
 
 def dry_run(workdir: Path, extra: list[str]) -> tuple[float, dict]:
@@ -32,6 +37,9 @@ def dry_run(workdir: Path, extra: list[str]) -> tuple[float, dict]:
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
+    # What a cluster run submits: each group job once, each other job that is not a local rule.
+    top_level = re.findall(r"^rule (\w+):", proc.stdout, flags=re.M)
+    counts["submissions"] = len(re.findall(r"Group job \w+", proc.stdout)) + sum(r not in LOCAL_RULES for r in top_level)
     return seconds, counts
 
 
@@ -51,6 +59,8 @@ def main(n_large: int) -> None:
         write_extxyz(tmp / "large.extxyz.gz", large)
         (tmp / "large.yaml").write_text(yaml.safe_dump({"source": {"path": str(tmp / "large.extxyz.gz")}}))
         large_s, large_counts = dry_run(tmp / "large", ["--configfile", str(REPO / "config.yaml"), str(tmp / "large.yaml")])
+        profile = ["--profile", str(REPO / "profiles/slurm"), "--configfile", str(REPO / "config.yaml")]
+        _, demo_slurm = dry_run(tmp / "demo", [*profile, "--config", f"source={{path: {DEMO}}}"])
         _, slurm_counts = dry_run(
             tmp / "large",
             ["--profile", str(REPO / "profiles/slurm"), "--configfile", str(REPO / "config.yaml"), str(tmp / "large.yaml")],
@@ -60,13 +70,9 @@ def main(n_large: int) -> None:
         f"{f'snakemake -n, {n_large} configurations':<44} {large_s:>6.1f} s   goal < 30 s   ({large_counts['total']} jobs, "
         f"{large_counts.get('graph_shard', 0)} graph shards)"
     )
-    shards = slurm_counts.get("graph_shard", 0)
-    grouped = slurm_counts["total"] - shards + -(-shards // 8)
-    demo_shards = demo_counts.get("graph_shard", 0)
-    demo_grouped = demo_counts["total"] - demo_shards + -(-demo_shards // 8)
     print(
-        f"  SLURM jobs with profiles/slurm (graph shards grouped 8 per job): demo {demo_grouped}, "
-        f"{n_large} configurations {grouped}"
+        f"  SLURM submissions with the slurm profile (job groups, local rules): demo {demo_slurm['submissions']} "
+        f"of {demo_slurm['total']} jobs, {n_large} configurations {slurm_counts['submissions']} of {slurm_counts['total']}"
     )
 
 

@@ -36,12 +36,11 @@ rule gradient_attack:
     conda:
         "../envs/train.yaml"
     threads: TRAIN["threads"]
-    resources:
-        gpu=1 if TRAIN["gpu"] else 0,
     params:
         seed=TRAIN["seeds"][0],
         epsilons=config["adversarial"]["attack_epsilons"],
         steps=config["adversarial"]["attack_steps"],
+        deterministic=TRAIN["deterministic"],
     script:
         "../workflow_scripts/gradient_attack.py"
 

@@ -21,10 +21,6 @@ rule sweep_point:
     conda:
         "../envs/train.yaml"
     threads: TRAIN["threads"]
-    resources:
-        gpu=1 if TRAIN["gpu"] else 0,
-        runtime=240,
-        mem_mb=4000,
     params:
         train=TRAIN | {"epochs": PERTURB["epochs"]},
         cutoff=config["graphs"]["cutoff"],

@@ -32,5 +32,6 @@ rule report_html:
         "../envs/core.yaml"
     params:
         alpha=ALPHA,
+        workflow_dir=workflow.basedir,
     script:
         "../workflow_scripts/report.py"

@@ -20,10 +20,6 @@ rule train_baseline:
     conda:
         "../envs/train.yaml"
     threads: TRAIN["threads"]
-    resources:
-        gpu=1 if TRAIN["gpu"] else 0,
-        runtime=240,
-        mem_mb=4000,
     params:
         train=TRAIN,
         cutoff=config["graphs"]["cutoff"],

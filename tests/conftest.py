@@ -38,3 +38,11 @@ def cubic_cssnbr3():
         ["Cs", "Sn", "Br", "Br", "Br"],
         [[0.5, 0.5, 0.5], [0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]],
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def deterministic_torch():
+    """The tests run under the mode the training, sweep and attack jobs use by default."""
+    from advcgcnn.inference import use_deterministic_algorithms
+
+    use_deterministic_algorithms(True)

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from advcgcnn.errors import IngestError
 from advcgcnn.graphs import count_structures, read_structures
-from advcgcnn.ingest import IngestError, assign_labels, composition_numbers, count_inputs, ingest, run_ingest
+from advcgcnn.ingest import assign_labels, composition_numbers, count_inputs, ingest, run_ingest
 from advcgcnn.io import write_extxyz
 
 from .helpers import decorated_frames

@@ -20,3 +20,22 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(tmp_path):
         fh.write("half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_are_readable_as_the_umask_allows(tmp_path):
+    import os
+
+    from advcgcnn.io import atomic_path, write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_path(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"model")  # the way torch.save and h5py write
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+        assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o644
+        os.umask(0o007)
+        write_json(tmp_path / "c.json", {"x": 1})
+        assert (tmp_path / "c.json").stat().st_mode & 0o777 == 0o660
+    finally:
+        os.umask(old)

@@ -9,7 +9,8 @@ import pytest
 
 from advcgcnn.configspace import enumerate_orbits, site_permutations, write_orbits
 from advcgcnn.descriptors import describe
-from advcgcnn.parent import ConfigError, ParentSpec, decorate
+from advcgcnn.errors import ConfigError
+from advcgcnn.parent import ParentSpec, decorate
 
 from .conftest import DEMO_DATASET, REPO
 

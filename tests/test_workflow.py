@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -155,6 +157,21 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     assert sorted(predictions["id"]) == sorted(labels["id"])  # each configuration held out once
     for stage in ("ingest", "folds", "graphs/shard_0", "cgcnn/baseline/seed0_fold0"):
         assert (results / "logs" / f"{stage}.log").exists()
+    # A training log says how far it is: every epoch with its loss and the time left, each checkpoint.
+    training_log = (results / "logs/cgcnn/baseline/seed0_fold0.log").read_text()
+    assert re.search(r"epoch 8/8: train loss \d+\.\d+, [\d.]+ s elapsed, about 0\.0 s left", training_log)
+    assert "epoch 1/8" in training_log and "checkpoint written at epoch 4" in training_log
+    # Results are readable as the umask allows: nothing is owner-only where the umask lets others read.
+    umask = os.umask(0)
+    os.umask(umask)
+    expected = 0o666 & ~umask
+    for path in results.rglob("*"):
+        if path.is_file() and "logs" not in path.parts and "benchmarks" not in path.parts:
+            assert path.stat().st_mode & 0o777 == expected, path
+    # The report says what it ran.
+    report = (results / "report/report.html").read_text()
+    for fact in ("What was run", "workflow commit", "Package versions", "Wall time per stage", "verdicts:"):
+        assert fact in report, fact
     assert not list(results.rglob("checkpoint.pt"))  # removed once the model is final
 
     curve = pd.read_csv(results / "perturb/curve.csv")
@@ -338,6 +355,31 @@ def test_significance_level_is_set_once_for_trend_and_claims(tiny_run, tmp_path)
     assert claims["b"] != "holds"  # at alpha = 1e-300 nothing on 50 configurations is significant
 
 
+def failing_snakemake(workdir: Path, target: str, config: dict) -> None:
+    """Run one target that must fail."""
+    (workdir / "test-config.yaml").write_text(yaml.safe_dump(config))
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(REPO / "config.yaml"),
+           str(workdir / "test-config.yaml"), "--cores", "1", target]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_a_failing_rule_explains_itself_in_its_log(tiny_workdir, tmp_path):
+    """An expected failure leaves one line in the rule's log saying which key to change."""
+    # One class only (every configuration is 'high'): the folds cannot be stratified.
+    failing_snakemake(
+        tmp_path, "results/dataset/folds.csv", tiny_config(tiny_workdir, label={"rule": "threshold", "threshold": 0.0})
+    )
+    log = (tmp_path / "results/logs/folds.log").read_text()
+    assert "ERROR" in log and "class counts are [0," in log and "label.rule" in log and "Traceback" not in log
+    # Nothing to ingest.
+    (tmp_path / "empty").mkdir()
+    failing_snakemake(tmp_path, "results/dataset/labels.csv", {"source": {"kind": "vasp", "path": str(tmp_path / "empty")}})
+    log = (tmp_path / "results/logs/ingest.log").read_text()
+    assert "ERROR" in log and "no vasprun.xml or vasprun.xml.gz below this folder" in log
+
+
 @pytest.mark.slow
 def test_vasp_ingestion_through_the_dag(tmp_path, vasp_fixtures):
     root = tmp_path / "vasp"
@@ -414,27 +456,51 @@ def test_killed_training_job_resumes_to_the_same_numbers(tiny_workdir, tmp_path)
     pd.testing.assert_frame_equal(runs["straight"], runs["killed"])
 
 
-def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
+def install_slurm_profile(home: Path) -> Path:
+    """The README's set-up for the cluster: `make slurm-profile` into a given config folder."""
+    env = dict(os.environ, XDG_CONFIG_HOME=str(home))
+    subprocess.run(["make", "-s", "-C", str(REPO), "slurm-profile"], env=env, check=True, capture_output=True, timeout=60)
+    return home / "snakemake" / "slurm" / "config.yaml"
+
+
+def slurm_dry_run(home: Path) -> str:
+    """`snakemake --profile slurm -n` as a user types it, from the repository root."""
     proc = subprocess.run(
-        [
-            *SNAKEMAKE,
-            "-n",
-            "--profile",
-            str(REPO / "profiles/slurm"),
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--configfile",
-            str(REPO / "config.yaml"),
-            "--config",
-            f"source={{path: {DEMO_DATASET}}}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
+        [*SNAKEMAKE, "--profile", "slurm", "-n", "--forceall", "--config", f"source={{path: {DEMO_DATASET}}}"],
+        capture_output=True, text=True, timeout=300, cwd=REPO, env=dict(os.environ, XDG_CONFIG_HOME=str(home)),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    counts = job_counts(proc.stdout)
+    return proc.stdout
+
+
+def rule_resources(dry_run: str, rule: str) -> set[str]:
+    """The resources Snakemake shows for every job of `rule` (they must all agree)."""
+    found = set()
+    for block in dry_run.split(f"rule {rule}:")[1:]:
+        line = next(line for line in block.splitlines() if line.strip().startswith("resources:"))
+        found.add(line.split("resources:", 1)[1].strip())
+    assert len(found) == 1, found
+    return set(found.pop().split(", "))
+
+
+def test_slurm_profile_as_written_keeps_every_rule_request_after_a_site_override(tmp_path):
+    profile = install_slurm_profile(tmp_path)
+    assert profile.read_text() == (REPO / "profiles/slurm/config.yaml").read_text()
+    plain = slurm_dry_run(tmp_path)
+    counts = job_counts(plain)
     assert counts["train_baseline"] == 10 and counts["sweep_point"] == 20
+    assert "Group job training" in plain and "Group job sweep" in plain
+    train = rule_resources(plain, "train_baseline")
+    assert {"gres=gpu:1", "runtime=240", "mem_mb=3000"} <= train
+    assert "gres=gpu:1" not in rule_resources(plain, "ingest")  # CPU stages ask for no GPU
+    # The documented site override: account and QoS in the user's profile, partitions by file.
+    partitions = tmp_path / "partitions.yaml"
+    partitions.write_text((REPO / "profiles/slurm/partitions.example.yaml").read_text())
+    profile.write_text(
+        profile.read_text()
+        + f"slurm-partition-config: {partitions}\nslurm-qos: normal\ndefault-resources:\n  slurm_account: myproject\n"
+    )
+    site = slurm_dry_run(tmp_path)
+    assert rule_resources(site, "train_baseline") >= train | {"slurm_account=myproject"}
+    assert {"runtime=480", "gres=gpu:1"} <= rule_resources(site, "sweep_point")
+    assert not any("slurm_partition" in r for r in rule_resources(site, "train_baseline"))  # no partition hard-coded

@@ -2,12 +2,13 @@
 
 from advcgcnn.adversarial import run_gradient_attack, saliency_by_element
 from advcgcnn.folds import fold_assignment
-from advcgcnn.inference import load_training_data, read_element_table
+from advcgcnn.inference import load_training_data, read_element_table, use_deterministic_algorithms
 from advcgcnn.io import write_csv
 from advcgcnn.logs import setup
 
 log = setup(snakemake.log[0])
 params = snakemake.params
+use_deterministic_algorithms(params.deterministic)
 graphs, labels = load_training_data(graph_paths=list(snakemake.input.graphs), labels_csv=snakemake.input.labels)
 attack, saliency = run_gradient_attack(
     graphs=graphs,

@@ -7,6 +7,8 @@ log = setup(snakemake.log[0])
 claims = run_report(
     files={name: snakemake.input[name] for name in snakemake.input.keys()},
     alpha=snakemake.params.alpha,
+    config=snakemake.config,
+    workflow_dir=snakemake.params.workflow_dir,
     html_out=snakemake.output.html,
     claims_out=snakemake.output.claims,
 )

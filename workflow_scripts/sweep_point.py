@@ -1,10 +1,12 @@
 """One perturbation-sweep point: perturb, rebuild graphs, train or evaluate per fold."""
 
+from advcgcnn.inference import use_deterministic_algorithms
 from advcgcnn.logs import setup
 from advcgcnn.sweep import run_point
 from advcgcnn.training import TrainSettings
 
 setup(snakemake.log[0])
+use_deterministic_algorithms(snakemake.params.train["deterministic"])
 run_point(
     mode=snakemake.wildcards.mode,
     sigma=float(snakemake.wildcards.sigma),

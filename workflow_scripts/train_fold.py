@@ -1,9 +1,11 @@
 """Train and score one (fold, seed) CGCNN; resumes from its checkpoint if restarted."""
 
+from advcgcnn.inference import use_deterministic_algorithms
 from advcgcnn.logs import setup
 from advcgcnn.training import TrainSettings, run_fold
 
 setup(snakemake.log[0])
+use_deterministic_algorithms(snakemake.params.train["deterministic"])
 run_fold(
     graph_paths=list(snakemake.input.graphs),
     labels_csv=snakemake.input.labels,
