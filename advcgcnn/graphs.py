@@ -94,6 +94,8 @@ def build_graphs(structures: dict, *, cutoff: float, max_neighbors: int) -> Grap
 
 
 STRUCTURE_KEYS = ("lattice", "atom_offsets", "atom_z", "positions")
+# The GraphSet arrays in their HDF5 order (the order of GraphSet's fields after `ids`).
+GRAPH_ARRAYS = (*STRUCTURE_KEYS, "edge_offsets", "edge_src", "edge_dst", "edge_dist", "edge_image")
 
 
 def flatten_structures(ids: list[str], structures: list) -> dict:
@@ -169,17 +171,7 @@ def write_graphs(path, graphs: GraphSet) -> None:
             h5.attrs["max_neighbors"] = graphs.max_neighbors
             h5.attrs["feature_names"] = json.dumps(feature_names())
             h5.create_dataset("ids", data=np.array(graphs.ids, dtype=object), dtype=h5py.string_dtype())
-            for name in (
-                "lattice",
-                "atom_offsets",
-                "atom_z",
-                "positions",
-                "edge_offsets",
-                "edge_src",
-                "edge_dst",
-                "edge_dist",
-                "edge_image",
-            ):
+            for name in GRAPH_ARRAYS:
                 h5.create_dataset(name, data=getattr(graphs, name))
             h5.create_dataset("element_table", data=element_feature_table())
 
@@ -191,20 +183,7 @@ def read_graphs(path) -> GraphSet:
             raise ValueError(f"{path}: graph format version {version}, this code reads {FORMAT_VERSION}; rebuild the graphs")
         return GraphSet(
             [s.decode() if isinstance(s, bytes) else str(s) for s in h5["ids"][()]],
-            *(
-                h5[name][()]
-                for name in (
-                    "lattice",
-                    "atom_offsets",
-                    "atom_z",
-                    "positions",
-                    "edge_offsets",
-                    "edge_src",
-                    "edge_dst",
-                    "edge_dist",
-                    "edge_image",
-                )
-            ),
+            *(h5[name][()] for name in GRAPH_ARRAYS),
             cutoff=float(h5.attrs["cutoff"]),
             max_neighbors=int(h5.attrs["max_neighbors"]),
         )

@@ -1,8 +1,5 @@
 """One `parent:` section: validated at start, read by enumeration, descriptors and screening alike."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +9,8 @@ from advcgcnn.descriptors import describe
 from advcgcnn.errors import ConfigError
 from advcgcnn.parent import ParentSpec, decorate
 
-from .conftest import DEMO_DATASET, REPO
+from .conftest import DEMO_DATASET
+from .test_workflow import failing_snakemake, snakemake
 
 ELEMENTS = ["Cs", "Sn", "Br", "I"]
 
@@ -57,41 +55,19 @@ def test_another_alloy_enumerates_its_own_arrangements(tmp_path):
     assert describe(cell, parent=spec)["bond_length_std"] == pytest.approx(0.0, abs=1e-9)
 
 
-def snakemake_cli(workdir, *args):
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(workdir),
-            "--configfile",
-            str(REPO / "config.yaml"),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
-
-
 def test_the_workflow_enumerates_the_configured_alloy(tmp_path):
-    (tmp_path / "alloy.yaml").write_text(
-        f"source: {{path: {DEMO_DATASET}}}\nelements: [Cs, Pb, Br, I]\nparent: {{b_site: Pb, supercell: 1}}\n"
-    )
-    proc = snakemake_cli(
-        tmp_path, "--configfile", str(tmp_path / "alloy.yaml"), "--cores", "1", "results/configspace/orbits.csv.gz"
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    alloy = {
+        "source": {"path": str(DEMO_DATASET)},
+        "elements": ["Cs", "Pb", "Br", "I"],
+        "parent": {"b_site": "Pb", "supercell": 1},
+    }
+    snakemake(tmp_path, "--cores", "1", "results/configspace/orbits.csv.gz", config=alloy)
     orbits = pd.read_csv(tmp_path / "results/configspace/orbits.csv.gz")
     assert np.array_equal(orbits["multiplicity"], [1, 3, 3, 1])
     assert "CsPb(Br,I)3, 1x1x1 cell" in (tmp_path / "results/logs/configspace.log").read_text()
 
 
 def test_an_inconsistent_parent_stops_the_workflow_at_start(tmp_path):
-    proc = snakemake_cli(tmp_path, "-n", "--config", f"source={{path: {DEMO_DATASET}}}", "parent={b_site: Pb}")
-    assert proc.returncode != 0
-    assert "config parent.b_site: Pb is not in the config's elements" in proc.stdout + proc.stderr
+    output = failing_snakemake(tmp_path, "all", {"source": {"path": str(DEMO_DATASET)}, "parent": {"b_site": "Pb"}})
+    assert "config parent.b_site: Pb is not in the config's elements" in output
+    assert not (tmp_path / "results").exists()  # stopped before any job

@@ -355,13 +355,14 @@ def test_significance_level_is_set_once_for_trend_and_claims(tiny_run, tmp_path)
     assert claims["b"] != "holds"  # at alpha = 1e-300 nothing on 50 configurations is significant
 
 
-def failing_snakemake(workdir: Path, target: str, config: dict) -> None:
-    """Run one target that must fail."""
+def failing_snakemake(workdir: Path, target: str, config: dict) -> str:
+    """Run one target that must fail; returns what Snakemake printed."""
     (workdir / "test-config.yaml").write_text(yaml.safe_dump(config))
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(REPO / "config.yaml"),
            str(workdir / "test-config.yaml"), "--cores", "1", target]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0, proc.stdout[-2000:]
+    return proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
