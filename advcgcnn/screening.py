@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -195,13 +196,18 @@ SCORE_COLUMNS = [
 class Scorer:
     """Both model families and what they need to score a structure."""
 
-    cgcnn_models: list[str]  # paths; each is loaded once per `score` call
+    cgcnn_models: list[str]  # paths, loaded on the first `score` call
     element_table: np.ndarray
     graph_settings: GraphSettings
     boosters: list  # (entry, Booster) pairs, see interpret.load_boosters
     parent: ParentSpec
     symprec: float  # spglib tolerance of the descriptors (config descriptors.symprec)
     training_features: pd.DataFrame
+
+    @functools.cached_property
+    def loaded_cgcnn_models(self) -> list:
+        # Loaded once: score_candidates calls `score` once per block of candidates.
+        return [load_model(path=p, element_table=self.element_table) for p in self.cgcnn_models]
 
     def score(self, ids: list[str], structures: list) -> pd.DataFrame:
         """P(high) of every structure from each family: mean, std and the pooled spread."""
@@ -217,12 +223,12 @@ class Scorer:
         cgcnn = np.array(
             [
                 predict(
-                    model=load_model(path=p, element_table=self.element_table),
+                    model=model,
                     tensors=tensors,
                     crystals=crystals,
                     batch_size=PREDICT_BATCH,
                 )
-                for p in self.cgcnn_models
+                for model in self.loaded_cgcnn_models
             ]
         )
 
