@@ -153,12 +153,75 @@ def write_orbits(*, path: str, spec: ParentSpec, log=print) -> None:
     log(f"{perms.shape[0]} symmetry operations on {perms.shape[1]} sites; {counts.sum()} orbits")
     log(f"{spec.a_site}{spec.b_site}({spec.host},{spec.substituent})3, {spec.supercell}x{spec.supercell}x{spec.supercell} cell")
     log(f"orbits per {spec.substituent} count: {counts.tolist()}")
-    width = (perms.shape[1] + 3) // 4
     frame = pd.DataFrame(
         {
-            "mask": [f"{m:0{width}x}" for m in orbits["mask"]],
+            "mask": [mask_hex(int(m), n_sites=perms.shape[1]) for m in orbits["mask"]],
             "n_sub": orbits["n_sub"],
             "multiplicity": orbits["multiplicity"],
         }
     )
     write_csv(path, frame)
+
+
+def mask_hex(mask: int, *, n_sites: int) -> str:
+    """Fixed-width hexadecimal of a bitmask over `n_sites` sites (how orbits are written in tables)."""
+    return f"{mask:0{(n_sites + 3) // 4}x}"
+
+
+def orbit_name(mask: int, *, n_sites: int) -> str:
+    """Name of an orbit from its representative: never all digits, so tables keep it a string."""
+    return f"orbit_{mask_hex(mask, n_sites=n_sites)}"
+
+
+def arrangement_mask(structure, *, parent: Parent, parent_grid: int) -> int | None:
+    """Bitmask of substituted sublattice sites, or None if `structure` is not an arrangement of `parent`."""
+    ideal = parent.structure.frac_coords[parent.sublattice] * parent_grid
+    if np.abs(ideal - np.round(ideal)).max() > 1e-6:
+        raise ValueError(f"parent_grid {parent_grid} does not put the parent's atoms on grid points")
+    if len(structure) != len(parent.structure):
+        return None
+
+    mask = _mask_on_grid(structure.frac_coords, structure=structure, parent=parent, parent_grid=parent_grid, ideal=ideal)
+    if mask is None:
+        # A cell with another origin (a DFT cell written elsewhere): put one atom of the parent's first
+        # species where the parent has it. The lattice translation that differs is a symmetry of the supercell.
+        anchor = parent.structure.species[0]
+        same = [i for i, sp in enumerate(structure.species) if sp == anchor]
+        if same:
+            shifted = structure.frac_coords + (parent.structure.frac_coords[0] - structure.frac_coords[same[0]])
+            mask = _mask_on_grid(shifted, structure=structure, parent=parent, parent_grid=parent_grid, ideal=ideal)
+    return mask
+
+
+def _mask_on_grid(frac: np.ndarray, *, structure, parent: Parent, parent_grid: int, ideal: np.ndarray) -> int | None:
+    def grid_key(scaled):
+        cell = np.round(scaled).astype(int) % parent_grid
+        return (cell[:, 0] * parent_grid + cell[:, 1]) * parent_grid + cell[:, 2]
+
+    site_of = {k: i for i, k in enumerate(grid_key(frac * parent_grid))}
+    if len(site_of) != len(structure):
+        return None  # two atoms snapped onto one site: too distorted to assign
+    symbols = [sp.symbol for sp in structure.species]
+    mask = 0
+    for bit, key in enumerate(grid_key(ideal)):
+        atom = site_of.get(int(key))
+        if atom is None:
+            return None
+        if symbols[atom] == parent.substituent:
+            mask |= 1 << bit
+        elif symbols[atom] != parent.host:
+            return None
+    return mask
+
+
+def canonical_mask(mask: int, *, tables: np.ndarray) -> int:
+    """The orbit's representative: the smallest image of `mask` under the group."""
+    return int(apply_permutations(mask, tables=tables).min())
+
+
+def orbit_masks(structures, *, spec: ParentSpec) -> list[int | None]:
+    """Canonical arrangement (orbit representative) of each structure; None where it is no arrangement of the parent."""
+    parent = spec.build()
+    tables = byte_tables(site_permutations(parent))
+    masks = [arrangement_mask(s, parent=parent, parent_grid=spec.parent_grid) for s in structures]
+    return [None if m is None else canonical_mask(m, tables=tables) for m in masks]

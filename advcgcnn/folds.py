@@ -7,14 +7,30 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from .errors import DatasetError
 
 
+def fold_groups(labels: pd.DataFrame) -> np.ndarray:
+    """What must stay in one fold: the arrangement orbit where known (labels' `orbit`), else the configuration."""
+    ids = labels["id"].astype(str).to_numpy()
+    if "orbit" not in labels:
+        return ids
+    orbit = labels["orbit"].fillna("").astype(str).to_numpy()
+    return np.where(orbit != "", orbit, ids)
+
+
 def stratified_folds(*, labels: pd.DataFrame, n_folds: int, seeds: Sequence[int]) -> pd.DataFrame:
-    """Fold of every configuration for every seed (StratifiedKFold on the class label)."""
+    """Fold of every configuration for every seed, stratified on the class label.
+
+    No arrangement orbit straddles folds: where two configurations share one (ingestion
+    keeps one per orbit, so only in tables made elsewhere) StratifiedGroupKFold keeps them
+    together; otherwise StratifiedKFold, whose splits are the same as before groups existed.
+    """
     ids = labels["id"].to_numpy()
+    groups = fold_groups(labels)
+    grouped = len(np.unique(groups)) < len(groups)
     y = labels["label"].to_numpy()
     counts = np.bincount(y, minlength=2)
     if counts.min() < n_folds:
@@ -24,9 +40,12 @@ def stratified_folds(*, labels: pd.DataFrame, n_folds: int, seeds: Sequence[int]
         )
     rows = []
     for seed in seeds:
-        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        if grouped:
+            splits = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(ids, y, groups)
+        else:
+            splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(ids, y)
         fold = np.empty(len(ids), dtype=int)
-        for k, (_, test) in enumerate(splitter.split(ids, y)):
+        for k, (_, test) in enumerate(splits):
             fold[test] = k
         rows.append(pd.DataFrame({"id": ids, "seed": seed, "fold": fold}))
     return pd.concat(rows, ignore_index=True)

@@ -112,9 +112,30 @@ def flatten_structures(ids: list[str], structures: list) -> dict:
     }
 
 
-def write_structures(path, *, ids: list[str], structures: list) -> None:
-    """Ingested structures, same flat layout as the graphs but without edges."""
-    flat = flatten_structures(ids, structures)
+def select_structures(parts: list[dict], rows: list[tuple[int, int]]) -> dict:
+    """A flat structure set of crystals picked from several: (part, index in part) in the order given."""
+    lattices, zs, positions, ids, counts = [], [], [], [], []
+    for part, index in rows:
+        flat = parts[part]
+        a0, a1 = flat["atom_offsets"][index], flat["atom_offsets"][index + 1]
+        ids.append(flat["ids"][index])
+        lattices.append(flat["lattice"][index])
+        zs.append(flat["atom_z"][a0:a1])
+        positions.append(flat["positions"][a0:a1])
+        counts.append(a1 - a0)
+    return {
+        "ids": ids,
+        "lattice": np.array(lattices).reshape(-1, 3, 3),
+        "atom_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        "atom_z": np.concatenate(zs).astype(np.int16) if zs else np.zeros(0, np.int16),
+        "positions": np.concatenate(positions).reshape(-1, 3) if positions else np.zeros((0, 3)),
+    }
+
+
+def write_structures(path, *, ids: list[str] | None = None, structures: list | None = None, flat: dict | None = None) -> None:
+    """Ingested structures, same flat layout as the graphs but without edges (pymatgen Structures or a flat set)."""
+    if flat is None:
+        flat = flatten_structures(ids, structures)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["format_version"] = FORMAT_VERSION

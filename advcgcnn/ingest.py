@@ -1,193 +1,175 @@
-"""DFT label ingestion: read configurations from VASP, CGCNN or extxyz sources.
+"""DFT label ingestion: chunk jobs read the source; one light job checks, de-duplicates and labels.
 
 Every input configuration ends up either in the labelled dataset or in the
 quarantine report with a plain reason; nothing is silently dropped.
+
+1. `run_chunk` (one job per `source.chunk_size` configurations, in parallel on a
+   cluster): read configurations `start` to `stop` of the source (see `sources`)
+   into a structures file and a table of values, plus the ones rejected on reading.
+2. `run_ingest` (one job): check every entry, drop those with no usable gap, find
+   duplicates among the usable ones (by arrangement orbit of the parent crystal,
+   else StructureMatcher within a composition), then label.
 """
 
 from __future__ import annotations
 
-import gzip
+import bisect
 import logging
 import math
-import zlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Composition, Structure
-from pymatgen.io.ase import AseAtomsAdaptor
-from pymatgen.io.vasp import Vasprun
 
 from . import solar
+from .configspace import orbit_masks, orbit_name
+from .entries import Entry, Rejected
 from .errors import IngestError
-from .graphs import write_structures
-from .io import read_extxyz, write_csv, write_json
+from .graphs import flatten_structures, read_structures, select_structures, to_pymatgen, write_structures
+from .io import write_csv, write_json
+from .parent import ParentSpec
+from .sources import count_configurations, read_source
 
 log = logging.getLogger(__name__)
 
-VASPRUN_NAMES = ("vasprun.xml", "vasprun.xml.gz")
 PROGRESS_EVERY = 500  # configurations between progress lines in the log
-# What parsers raise on truncated, malformed or incomplete files (XML errors are SyntaxErrors;
-# gzip and file errors OSErrors): such a file is quarantined with the message, anything else propagates.
-READ_ERRORS = (
-    SyntaxError,
-    ValueError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    TypeError,
-    ZeroDivisionError,
-    OSError,
-    EOFError,
-    StopIteration,
-    zlib.error,
-)
+EFFICIENCY_METRICS = ("sq_efficiency", "slme")
+# Columns of a chunk's table (extra columns from the source follow in name order).
+ENTRY_COLUMNS = [
+    "id",
+    "source_file",
+    "formula",
+    "n_atoms",
+    "n_sub",
+    "x",
+    "orbit",
+    "band_gap",
+    "gap_direct",
+    "energy_per_atom",
+    "slme",
+    "slme_power_density",
+]
+QUARANTINE_COLUMNS = ["id", "source_file", "reason"]
+# Two structures off the parent lattice are one when they agree this closely (no volume scaling:
+# one compound relaxed to another volume is another calculation, not a copy).
+DUPLICATE_MATCH = {"ltol": 0.02, "stol": 0.05, "angle_tol": 1.0, "scale": False}
 
 
-@dataclass
-class Entry:
-    """One configuration as read from its source, before checks."""
-
-    id: str
-    source_file: str
-    structure: Structure
-    band_gap: float | None
-    gap_direct: bool | None = None
-    energy_per_atom: float | None = None
-    extra: dict = field(default_factory=dict)  # e.g. SLME from optics
+# --- chunks: per-configuration work, in parallel jobs ------------------------
 
 
-@dataclass
-class Rejected:
-    id: str
-    source_file: str
-    reason: str
+@dataclass(kw_only=True)
+class ChunkData:
+    """What a chunk job writes: checked entries (table and flat structures, same order) and the rejected."""
+
+    table: pd.DataFrame
+    structures: dict
+    rejected: pd.DataFrame
 
 
-# --- readers --------------------------------------------------------------
+def chunk_bounds(*, chunk: int, chunk_size: int, n_chunks: int) -> tuple[int, int | None]:
+    """Configurations [start, stop) of one chunk; the last chunk reads to the end of the source."""
+    start = chunk * chunk_size
+    return start, (None if chunk == n_chunks - 1 else start + chunk_size)
 
 
-def iter_vasp(root: Path, *, require_converged: bool = True) -> Iterator[Entry | Rejected]:
-    """One configuration per folder holding vasprun.xml[.gz]; id = folder relative to root."""
-    files = sorted(p for name in VASPRUN_NAMES for p in root.rglob(name))
-    if not files:
-        raise IngestError(f"{root}: no vasprun.xml or vasprun.xml.gz below this folder (check source.path and source.kind)")
-    for path in files:
-        cid = path.parent.relative_to(root).as_posix() or path.parent.name
-        try:
-            run = Vasprun(str(path), parse_potcar_file=False)
-        except READ_ERRORS as exc:
-            yield Rejected(cid, str(path), f"unparsable vasprun ({type(exc).__name__}: {_short(exc)})")
-            continue
-        if require_converged and not run.converged_electronic:
-            yield Rejected(cid, str(path), "electronic loop not converged")
-            continue
-        if require_converged and not run.converged_ionic:
-            yield Rejected(cid, str(path), "ionic relaxation not converged")
-            continue
-        try:
-            gap, _cbm, _vbm, direct = run.eigenvalue_band_properties
-        except READ_ERRORS as exc:
-            yield Rejected(cid, str(path), f"no band gap in run ({_short(exc)})")
-            continue
-        structure = run.final_structure
-        entry = Entry(
-            cid,
-            str(path),
-            structure,
-            float(gap),
-            bool(direct),
-            float(run.final_energy) / len(structure),
+def n_chunks(source: Mapping) -> int:
+    return max(1, -(-count_configurations(source) // int(source.get("chunk_size", 1000))))
+
+
+def read_entries(source: Mapping, *, start: int = 0, stop: int | None = None) -> tuple[list[Entry], list[Rejected]]:
+    entries: list[Entry] = []
+    rejected: list[Rejected] = []
+    for n_read, item in enumerate(read_source(source, start=start, stop=stop), start=1):
+        (rejected if isinstance(item, Rejected) else entries).append(item)
+        if n_read % PROGRESS_EVERY == 0:
+            log.info("read %d configurations: %d readable so far, %d rejected", n_read, len(entries), len(rejected))
+    return entries, rejected
+
+
+def read_chunk(
+    *, source: Mapping, elements: Sequence[str], parent: ParentSpec, start: int = 0, stop: int | None = None
+) -> ChunkData:
+    """Read configurations `start` to `stop`, check each, and map it to its arrangement orbit."""
+    entries, rejected = read_entries(source, start=start, stop=stop)
+    allowed = set(elements)
+    checked = []
+    for entry in entries:
+        if reason := check_entry(entry, allowed=allowed):
+            rejected.append(Rejected(entry.id, entry.source_file, reason))
+        else:
+            checked.append(entry)
+    orbits = orbit_masks([e.structure for e in checked], spec=parent)
+    rows = []
+    for entry, orbit in zip(checked, orbits, strict=True):
+        comp = composition_numbers(entry.structure, host=parent.host, substituent=parent.substituent)
+        rows.append(
+            {
+                "id": entry.id,
+                "source_file": entry.source_file,
+                "formula": entry.structure.composition.reduced_formula,
+                "n_atoms": len(entry.structure),
+                "n_sub": comp["n_sub"],
+                "x": comp["x"],
+                "orbit": "" if orbit is None else orbit_name(orbit, n_sites=parent.n_sites),
+                "band_gap": entry.band_gap,
+                "gap_direct": entry.gap_direct,
+                "energy_per_atom": entry.energy_per_atom,
+                "slme": entry.extra.get("slme", np.nan),
+                "slme_power_density": entry.extra.get("slme_power_density", np.nan),
+            }
+            | {k: v for k, v in entry.extra.items() if k not in ("slme", "slme_power_density")}
         )
-        entry.extra.update(_slme_from_run(run, cid))
-        yield entry
+    table = pd.DataFrame(rows, columns=ENTRY_COLUMNS + sorted({k for r in rows for k in r} - set(ENTRY_COLUMNS)))
+    return ChunkData(
+        table=table,
+        structures=flatten_structures([e.id for e in checked], [e.structure for e in checked]),
+        rejected=pd.DataFrame([vars(r) for r in rejected], columns=QUARANTINE_COLUMNS),
+    )
 
 
-def _slme_from_run(run, cid: str) -> dict:
-    """SLME when the run holds a frequency-dependent dielectric function."""
-    try:
-        dielectric = run.dielectric
-    except (KeyError, AttributeError):
-        return {}
-    if not dielectric or len(dielectric[0]) == 0:
-        return {}
-    try:
-        bands = run.get_band_structure()
-        direct_gap = float(bands.get_direct_band_gap())
-        indirect_gap = float(bands.get_band_gap()["energy"])
-        return solar.slme_from_dielectric(dielectric, direct_gap=direct_gap, indirect_gap=indirect_gap)
-    except READ_ERRORS as exc:
-        log.warning("%s: dielectric function present but SLME failed: %s", cid, exc)
-        return {}
+def run_chunk(
+    *,
+    source: Mapping,
+    elements: Sequence[str],
+    parent: ParentSpec,
+    chunk: int,
+    n_chunks: int,
+    structures_out: str | Path,
+    entries_out: str | Path,
+    rejected_out: str | Path,
+) -> None:
+    """The chunk stage: one share of the source read, checked and mapped to orbits."""
+    start, stop = chunk_bounds(chunk=chunk, chunk_size=int(source.get("chunk_size", 1000)), n_chunks=n_chunks)
+    data = read_chunk(source=source, elements=elements, parent=parent, start=start, stop=stop)
+    write_structures(structures_out, flat=data.structures)
+    write_csv(entries_out, data.table)
+    write_csv(rejected_out, data.rejected)
+    log.info(
+        "chunk %d (configurations %d to %s): %d usable, %d rejected",
+        chunk,
+        start,
+        stop or "end",
+        len(data.table),
+        len(data.rejected),
+    )
 
 
-def iter_cgcnn(root: Path, *, columns: list[str], gap_key: str, energy_key: str) -> Iterator[Entry | Rejected]:
-    """CGCNN folder: header-less id_prop.csv (columns from config) plus <id>.cif."""
-    table = root / "id_prop.csv"
-    if not table.exists():
-        raise IngestError(f"{table}: missing (a CGCNN source needs id_prop.csv beside the CIFs)")
-    if "id" not in columns or gap_key not in columns:
-        raise IngestError(f"source.cgcnn_columns {columns} must name 'id' and the gap column '{gap_key}'")
-    frame = pd.read_csv(table, header=None, dtype={0: str})
-    if frame.shape[1] != len(columns):
-        raise IngestError(f"{table}: {frame.shape[1]} columns, but source.cgcnn_columns names {len(columns)}")
-    frame.columns = columns
-    for row in frame.itertuples(index=False):
-        row = row._asdict()
-        cid = str(row["id"])
-        cif = root / f"{cid}.cif"
-        if not cif.exists():
-            yield Rejected(cid, str(cif), "CIF file missing")
-            continue
-        try:
-            structure = Structure.from_file(cif)
-        except READ_ERRORS as exc:
-            yield Rejected(cid, str(cif), f"unparsable CIF ({_short(exc)})")
-            continue
-        gap = _as_float(row.get(gap_key))
-        energy = _as_float(row.get(energy_key)) if energy_key in row else None
-        yield Entry(cid, str(cif), structure, gap, None, energy)
-
-
-def iter_extxyz(path: Path, *, gap_key: str, direct_key: str, energy_key: str) -> Iterator[Entry | Rejected]:
-    """Frames of one extxyz file; labels come from each frame's `info`."""
-    if not path.exists():
-        raise IngestError(f"{path}: extxyz source file not found (check source.path and source.kind)")
-    try:
-        frames = read_extxyz(path)
-    except READ_ERRORS as exc:
-        raise IngestError(f"{path}: not a readable extxyz file ({_short(exc)})") from exc
-    for index, atoms in enumerate(frames):
-        cid = str(atoms.info.get("id", f"frame{index:06d}"))
-        where = f"{path}#{index}"
-        if not atoms.pbc.all():
-            yield Rejected(cid, where, "frame is not periodic in all three directions")
-            continue
-        structure = AseAtomsAdaptor.get_structure(atoms)
-        direct = atoms.info.get(direct_key)
-        yield Entry(
-            cid,
-            where,
-            structure,
-            _as_float(atoms.info.get(gap_key)),
-            None if direct is None else bool(direct),
-            _as_float(atoms.info.get(energy_key)),
-        )
-
-
-def _as_float(value) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out
-
-
-def _short(exc: Exception, limit: int = 160) -> str:
-    text = " ".join(str(exc).split())
-    return text[:limit] or type(exc).__name__
+def load_chunk(files: Mapping) -> ChunkData:
+    """A chunk job's files ({'structures', 'entries', 'rejected'} paths) read back."""
+    table = pd.read_csv(
+        files["entries"], dtype={"id": str, "source_file": str, "orbit": str}, keep_default_na=False, na_values=[""]
+    )
+    table["orbit"] = table["orbit"].fillna("")
+    structures = read_structures(files["structures"])
+    if structures["ids"] != table["id"].tolist():
+        raise IngestError(f"{files['entries']} and {files['structures']} list different configurations: rerun that chunk")
+    rejected = pd.read_csv(files["rejected"], dtype=str, keep_default_na=False)
+    return ChunkData(table=table, structures=structures, rejected=rejected)
 
 
 # --- checks ---------------------------------------------------------------
@@ -206,36 +188,6 @@ def composition_numbers(structure: Structure, *, host: str, substituent: str) ->
     return {"n_sub": n_sub, "x": n_sub / formula_units, "formula_units": formula_units}
 
 
-def structure_fingerprint(structure: Structure, *, r_max: float = 6.0, bin_width: float = 0.05) -> np.ndarray:
-    """Histogram of species-pair distances: equal for duplicate structures."""
-    centres, points, _, dists = structure.get_neighbor_list(r_max)
-    z = np.array(structure.atomic_numbers)
-    pair = np.minimum(z[centres], z[points]) * 128 + np.maximum(z[centres], z[points])
-    bins = np.floor(dists / bin_width).astype(np.int64)
-    keys, counts = np.unique(pair * 10_000 + bins, return_counts=True)
-    return np.stack([keys, counts])
-
-
-def find_duplicates(entries: list[Entry]) -> dict[str, str]:
-    """Map id -> id of an earlier identical structure (fingerprint, then StructureMatcher)."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    matcher = StructureMatcher()
-    seen: dict[tuple, list[Entry]] = {}
-    duplicate_of: dict[str, str] = {}
-    for entry in entries:
-        fp = structure_fingerprint(entry.structure)
-        key = (entry.structure.composition.formula, fp.tobytes())
-        earlier = seen.setdefault(key, [])
-        for other in earlier:
-            if matcher.fit(entry.structure, other.structure):
-                duplicate_of[entry.id] = other.id
-                break
-        else:
-            earlier.append(entry)
-    return duplicate_of
-
-
 def check_entry(entry: Entry, *, allowed: set[str]) -> str | None:
     """Reason to quarantine this entry, or None if it is usable."""
     foreign = sorted({el.symbol for el in entry.structure.composition} - allowed)
@@ -250,134 +202,158 @@ def check_entry(entry: Entry, *, allowed: set[str]) -> str | None:
     return None
 
 
+def _keep_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order copies are kept: the lowest energy per atom first (missing last), then id."""
+    return table.assign(_no_energy=table["energy_per_atom"].isna()).sort_values(
+        ["_no_energy", "energy_per_atom", "id"], kind="stable"
+    )
+
+
+def find_duplicates(table: pd.DataFrame, *, structure_of: Callable[[int], Structure], n_sites: int) -> dict[str, str]:
+    """Map id -> why it duplicates a kept row. Equal arrangement orbits (`orbit`) are duplicates;
+    rows off the parent lattice are compared with StructureMatcher within their formula
+    (`structure_of(row position)` gives the structure, only for those rows)."""
+    reasons: dict[str, str] = {}
+    ordered = _keep_order(table.reset_index(drop=True).assign(_pos=np.arange(len(table))))
+    on_lattice = ordered[ordered["orbit"] != ""]
+    for orbit, copies in on_lattice.groupby("orbit", sort=False):
+        kept = copies["id"].iloc[0]
+        for other in copies["id"].iloc[1:]:
+            reasons[other] = f"duplicate arrangement of {kept} ({orbit}; the lower-energy copy is kept)"
+    matcher = StructureMatcher(**DUPLICATE_MATCH)
+    # Cells whose volumes differ by more than the length tolerance allows cannot match: only
+    # kept structures inside that volume window are compared (a sorted list, bisected).
+    window = math.log((1 + DUPLICATE_MATCH["ltol"]) ** 3)
+    for _, group in ordered[ordered["orbit"] == ""].groupby("formula", sort=False):
+        kept_volumes: list[float] = []
+        kept: list[tuple[str, Structure]] = []
+        for cid, pos in zip(group["id"], group["_pos"], strict=True):
+            structure = structure_of(int(pos))
+            log_volume = math.log(structure.volume / len(structure))
+            lo = bisect.bisect_left(kept_volumes, log_volume - window)
+            hi = bisect.bisect_right(kept_volumes, log_volume + window)
+            original = next((k for k, s in kept[lo:hi] if matcher.fit(structure, s)), None)
+            if original is None:
+                at = bisect.bisect_left(kept_volumes, log_volume)
+                kept_volumes.insert(at, log_volume)
+                kept.insert(at, (cid, structure))
+            else:
+                reasons[cid] = f"duplicate structure of {original} (StructureMatcher; the lower-energy copy is kept)"
+    return reasons
+
+
 # --- labels ---------------------------------------------------------------
 
 
-def assign_labels(frame: pd.DataFrame, *, metric: str, rule: str, threshold: float, top_fraction: float) -> pd.DataFrame:
-    """Add `efficiency`, `efficiency_source` and the binary `label` (1 = high)."""
+def assign_labels(
+    frame: pd.DataFrame, *, metric: str, rule: str, threshold: float, top_fraction: float, direction: str = "high"
+) -> pd.DataFrame:
+    """Add `label_value` (what the class is read from), `label_source` (its column) and `label` (1 = the
+    class `direction` names: high values, or low values such as formation energies)."""
     frame = frame.copy()
     if metric == "slme":
         has_slme = frame["slme"].notna()
-        frame["efficiency"] = frame["slme"].where(has_slme, frame["sq_efficiency"])
-        frame["efficiency_source"] = np.where(has_slme, "slme", "sq")
+        frame["label_value"] = frame["slme"].where(has_slme, frame["sq_efficiency"])
+        frame["label_source"] = np.where(has_slme, "slme", "sq_efficiency")
     else:
-        frame["efficiency"] = frame["sq_efficiency"]
-        frame["efficiency_source"] = "sq"
+        frame["label_value"] = pd.to_numeric(frame[metric])
+        frame["label_source"] = metric
+    sign = 1.0 if direction == "high" else -1.0
     if rule == "threshold":
-        frame["label"] = (frame["efficiency"] >= threshold).astype(int)
+        frame["label"] = (sign * (frame["label_value"] - threshold) >= 0).astype(int)
     else:
         # Rank with id as tie-breaker so ties split deterministically.
-        order = frame.sort_values(["efficiency", "id"], ascending=[False, True]).index
+        order = frame.assign(_key=sign * frame["label_value"]).sort_values(["_key", "id"], ascending=[False, True]).index
         n_high = int(round(top_fraction * len(frame)))
         frame["label"] = 0
         frame.loc[order[:n_high], "label"] = 1
     return frame
 
 
-# --- the stage ------------------------------------------------------------
+# --- the merge: what needs every configuration at once ----------------------
 
 
-def read_source(source: Mapping) -> Iterator[Entry | Rejected]:
-    kind, path = source["kind"], Path(source["path"])
-    if kind == "vasp":
-        if not path.is_dir():
-            raise IngestError(f"{path}: a vasp source must be a folder")
-        return iter_vasp(path, require_converged=source.get("require_converged", True))
-    if kind == "cgcnn":
-        if not path.is_dir():
-            raise IngestError(f"{path}: a cgcnn source must be a folder")
-        return iter_cgcnn(path, columns=source["cgcnn_columns"], gap_key=source["gap_key"], energy_key=source["energy_key"])
-    if kind == "extxyz":
-        return iter_extxyz(path, gap_key=source["gap_key"], direct_key=source["direct_key"], energy_key=source["energy_key"])
-    raise IngestError(f"unknown source kind {kind!r}")
+def merge(chunks: Sequence[ChunkData], *, parent: ParentSpec, label: Mapping) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Duplicate ids, gaps the label cannot use, duplicate structures, then labels.
 
+    Returns (labels table, its structures as a flat set in the same order, quarantine table).
+    """
+    table = pd.concat([c.table.assign(_part=k, _row=np.arange(len(c.table))) for k, c in enumerate(chunks)], ignore_index=True)
+    quarantine = [c.rejected for c in chunks]
 
-def ingest(
-    *, source: Mapping, elements: list[str], host: str, substituent: str, label: Mapping
-) -> tuple[pd.DataFrame, list[Entry], pd.DataFrame]:
-    """Read, check and label; returns (labels table, usable entries, quarantine table)."""
-    allowed = set(elements)
-    usable: list[Entry] = []
-    rejected: list[Rejected] = []
-    for n_read, item in enumerate(read_source(source), start=1):
-        if isinstance(item, Rejected):
-            rejected.append(item)
-        elif reason := check_entry(item, allowed=allowed):
-            rejected.append(Rejected(item.id, item.source_file, reason))
-        else:
-            usable.append(item)
-        if n_read % PROGRESS_EVERY == 0:
-            log.info("read %d configurations: %d usable so far, %d quarantined", n_read, len(usable), len(rejected))
+    def reject(mask, reasons) -> None:
+        nonlocal table
+        quarantine.append(table.loc[mask, ["id", "source_file"]].assign(reason=reasons))
+        table = table.loc[~mask].reset_index(drop=True)
 
-    ids = pd.Series([e.id for e in usable])
-    repeated = set(ids[ids.duplicated()])
-    if repeated:
-        kept = []
-        for entry in usable:
-            if entry.id in repeated and any(k.id == entry.id for k in kept):
-                rejected.append(Rejected(entry.id, entry.source_file, "duplicate id"))
-            else:
-                kept.append(entry)
-        usable = kept
-    duplicate_of = find_duplicates(usable)
-    for entry in usable:
-        if entry.id in duplicate_of:
-            rejected.append(Rejected(entry.id, entry.source_file, f"duplicate structure of {duplicate_of[entry.id]}"))
-    usable = [e for e in usable if e.id not in duplicate_of]
+    reject(table["id"].duplicated().to_numpy(), "duplicate id")
+    sq = solar.shockley_queisser(table["band_gap"].to_numpy(dtype=float))
+    position = table.columns.get_loc("energy_per_atom") + 1
+    table.insert(position, "sq_efficiency", sq["efficiency"])
+    table.insert(position + 1, "power_density", sq["power_density"])
+    # Only entries that can be labelled may be the original of a duplicate.
+    metric = label["metric"]
+    if metric in EFFICIENCY_METRICS:
+        outside = ~np.isfinite(table["sq_efficiency"].to_numpy())
+        reject(outside, [f"band gap {g:g} eV outside the AM1.5G spectrum" for g in table.loc[outside, "band_gap"]])
+    else:
+        values = pd.to_numeric(table[metric], errors="coerce") if metric in table else pd.Series(np.nan, index=table.index)
+        reject(values.isna().to_numpy(), f"no value for label.metric {metric!r}")
 
-    sq = solar.shockley_queisser([e.band_gap for e in usable]) if usable else None
-    rows, kept_entries = [], []
-    for i, entry in enumerate(usable):
-        if not np.isfinite(sq["efficiency"][i]):
-            rejected.append(Rejected(entry.id, entry.source_file, f"band gap {entry.band_gap:g} eV outside the AM1.5G spectrum"))
-            continue
-        comp = composition_numbers(entry.structure, host=host, substituent=substituent)
-        rows.append(
-            {
-                "id": entry.id,
-                "source_file": entry.source_file,
-                "formula": entry.structure.composition.reduced_formula,
-                "n_atoms": len(entry.structure),
-                "n_sub": comp["n_sub"],
-                "x": comp["x"],
-                "band_gap": entry.band_gap,
-                "gap_direct": entry.gap_direct,
-                "energy_per_atom": entry.energy_per_atom,
-                "sq_efficiency": sq["efficiency"][i],
-                "power_density": sq["power_density"][i],
-                "slme": entry.extra.get("slme", np.nan),
-                "slme_power_density": entry.extra.get("slme_power_density", np.nan),
-            }
-        )
-        kept_entries.append(entry)
+    def structure_of(pos: int) -> Structure:
+        row = table.iloc[pos]
+        return to_pymatgen(chunks[int(row["_part"])].structures, int(row["_row"]))
 
-    quarantine = pd.DataFrame([vars(r) for r in rejected], columns=["id", "source_file", "reason"])
-    if not rows:
-        return pd.DataFrame(), [], quarantine
+    duplicate = find_duplicates(table, structure_of=structure_of, n_sites=parent.n_sites)
+    is_duplicate = table["id"].isin(duplicate).to_numpy()
+    reject(is_duplicate, [duplicate[i] for i in table.loc[is_duplicate, "id"]])
+
+    quarantine_table = pd.concat(
+        [q for q in quarantine if len(q)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)], ignore_index=True
+    )
+    quarantine_table = quarantine_table[QUARANTINE_COLUMNS]
+    if table.empty:
+        return pd.DataFrame(), select_structures([], []), quarantine_table
+    structures = select_structures([c.structures for c in chunks], list(zip(table["_part"], table["_row"], strict=True)))
     labels = assign_labels(
-        pd.DataFrame(rows),
-        metric=label["metric"],
+        table.drop(columns=["_part", "_row"]),
+        metric=metric,
         rule=label["rule"],
         threshold=label["threshold"],
         top_fraction=label["top_fraction"],
+        direction=label.get("direction", "high"),
     )
-    return labels, kept_entries, quarantine
+    return labels, structures, quarantine_table
+
+
+def ingest(
+    *, source: Mapping, elements: Sequence[str], parent: ParentSpec, label: Mapping
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """The whole source in one pass (chunk, then merge): (labels, structures as a flat set, quarantine)."""
+    return merge([read_chunk(source=source, elements=elements, parent=parent)], parent=parent, label=label)
 
 
 def run_ingest(
     *,
+    chunks: Sequence[Mapping] | None = None,
     source: Mapping,
-    elements: list[str],
-    host: str,
-    substituent: str,
+    elements: Sequence[str],
+    parent: ParentSpec,
     label: Mapping,
-    labels_out: str,
-    structures_out: str,
-    quarantine_out: str,
-    summary_out: str,
+    labels_out: str | Path,
+    structures_out: str | Path,
+    quarantine_out: str | Path,
+    summary_out: str | Path,
 ) -> None:
-    """The ingest stage: labels.csv, structures.h5 (same order), quarantine.csv, summary."""
-    labels, entries, quarantine = ingest(source=source, elements=elements, host=host, substituent=substituent, label=label)
+    """The merge stage: labels.csv, structures.h5 (same order), quarantine.csv, summary.json.
+
+    `chunks` are the chunk jobs' files; without them the source is read here in one go.
+    """
+    if chunks is None:
+        parts = [read_chunk(source=source, elements=elements, parent=parent)]
+    else:
+        parts = [load_chunk(files) for files in chunks]
+    labels, structures, quarantine = merge(parts, parent=parent, label=label)
     # Quarantine first: a run that fails for lack of usable data still leaves the reasons.
     write_csv(quarantine_out, quarantine)
     if labels.empty:
@@ -385,13 +361,15 @@ def run_ingest(
             f"{source['path']}: no usable configurations; all {len(quarantine)} are listed with reasons in "
             f"{quarantine_out} (check source.path, source.kind and elements)"
         )
-    write_structures(structures_out, ids=[e.id for e in entries], structures=[e.structure for e in entries])
+    write_structures(structures_out, flat=structures)
     write_csv(labels_out, labels)
     summary = {
         "n_ingested": len(labels),
         "n_quarantined": len(quarantine),
+        "n_chunks": len(parts),
         "n_high": int(labels["label"].sum()),
         "n_low": int((labels["label"] == 0).sum()),
+        "n_on_parent_lattice": int((labels["orbit"] != "").sum()),
         "quarantine_reasons": quarantine["reason"].value_counts().to_dict(),
         "source": dict(source),
         "label_rule": dict(label),
@@ -400,33 +378,3 @@ def run_ingest(
     log.info("ingested %d configurations, quarantined %d", len(labels), len(quarantine))
     for row in quarantine.itertuples():
         log.warning("quarantined %s (%s): %s", row.id, row.source_file, row.reason)
-
-
-def count_inputs(source: dict) -> int:
-    """How many configurations the source offers, cheaply (for sizing graph shards).
-
-    Returns 0 when the source is missing; ingestion then reports the problem.
-    """
-    kind, path = source["kind"], Path(source["path"])
-    if kind == "vasp":
-        return sum(1 for name in VASPRUN_NAMES for _ in path.rglob(name)) if path.is_dir() else 0
-    if kind == "cgcnn":
-        table = path / "id_prop.csv"
-        if not table.exists():
-            return 0
-        with open(table) as fh:
-            return sum(1 for line in fh if line.strip())
-    if not path.exists():
-        return 0
-    opener = gzip.open if path.suffix == ".gz" else open
-    frames = 0
-    with opener(path, "rt") as fh:
-        for line in fh:  # extxyz: an atom count, a comment line, then that many atom lines
-            line = line.strip()
-            if not line:
-                continue
-            n_atoms = int(line)
-            for _ in range(n_atoms + 1):
-                next(fh)
-            frames += 1
-    return frames

@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from pymatgen.io.vasp import Poscar
 
-from .configspace import apply_permutations, byte_tables, read_orbits, site_permutations
+from .configspace import arrangement_mask, byte_tables, canonical_mask, mask_hex, orbit_name, read_orbits, site_permutations
 from .descriptors import describe
 from .graphs import GraphSettings, build_graphs, flatten_structures, read_structures, to_pymatgen
 from .inference import GraphTensors, load_model, predict, read_element_table
@@ -54,39 +54,6 @@ NEXT_ROUND_COLUMNS = [
     "relaxed",
     "framework_intact",
 ]
-
-
-def arrangement_mask(structure, *, parent: Parent, parent_grid: int) -> int | None:
-    """Bitmask of substituted sublattice sites, or None if `structure` is not an arrangement of `parent`."""
-    ideal = parent.structure.frac_coords[parent.sublattice] * parent_grid
-    if np.abs(ideal - np.round(ideal)).max() > 1e-6:
-        raise ValueError(f"parent_grid {parent_grid} does not put the parent's atoms on grid points")
-    if len(structure) != len(parent.structure):
-        return None
-
-    def grid_key(scaled):
-        cell = np.round(scaled).astype(int) % parent_grid
-        return (cell[:, 0] * parent_grid + cell[:, 1]) * parent_grid + cell[:, 2]
-
-    site_of = {k: i for i, k in enumerate(grid_key(structure.frac_coords * parent_grid))}
-    if len(site_of) != len(structure):
-        return None  # two atoms snapped onto one site: too distorted to assign
-    symbols = [sp.symbol for sp in structure.species]
-    mask = 0
-    for bit, key in enumerate(grid_key(ideal)):
-        atom = site_of.get(int(key))
-        if atom is None:
-            return None
-        if symbols[atom] == parent.substituent:
-            mask |= 1 << bit
-        elif symbols[atom] != parent.host:
-            return None
-    return mask
-
-
-def canonical_mask(mask: int, *, tables: np.ndarray) -> int:
-    """The orbit's representative: the smallest image of `mask` under the group."""
-    return int(apply_permutations(mask, tables=tables).min())
 
 
 def unit_lattice_constant(structure, *, b_site: str) -> float:
@@ -136,11 +103,10 @@ def plan(
         pool = _sample_evenly(pool, max_candidates, seed)
     n_sites = spec.n_sites
     formula_units = spec.n_formula_units
-    width = (n_sites + 3) // 4
     frame = pd.DataFrame(
         {
-            "candidate": [f"orbit_{m:0{width}x}" for m in pool["mask"]],
-            "mask": [f"{m:0{width}x}" for m in pool["mask"]],
+            "candidate": [orbit_name(int(m), n_sites=n_sites) for m in pool["mask"]],
+            "mask": [mask_hex(int(m), n_sites=n_sites) for m in pool["mask"]],
             "n_sub": pool["n_sub"],
             "x": pool["n_sub"] / formula_units,
             "multiplicity": pool["multiplicity"],

@@ -114,6 +114,7 @@ def demo_graphs():
 
     from advcgcnn.graphs import build_graphs, read_structures
     from advcgcnn.ingest import run_ingest
+    from advcgcnn.parent import ParentSpec
 
     logging.getLogger("advcgcnn").setLevel(logging.ERROR)  # the 9 quarantined cells are expected
     config = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -129,8 +130,7 @@ def demo_graphs():
     run_ingest(
         source=source,
         elements=config["elements"],
-        host=config["parent"]["host"],
-        substituent=config["parent"]["substituent"],
+        parent=ParentSpec.from_config(config["parent"]),
         label=label,
         labels_out=tmp / "l.csv",
         structures_out=tmp / "s.h5",

@@ -3,7 +3,8 @@
 # with --use-conda, envs/*.post-deploy.sh installs it into each rule environment).
 from snakemake.utils import validate
 
-from advcgcnn.ingest import count_inputs
+from advcgcnn.ingest import n_chunks
+from advcgcnn.sources import count_configurations
 from advcgcnn.parent import ParentSpec
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
@@ -13,13 +14,25 @@ PARENT = ParentSpec.from_config(config["parent"], elements=config["elements"])
 RESULTS = config["results"]
 TRAIN = config["train"]
 ALPHA = config["verdicts"]["alpha"]
-# Shards are sized from the source's configuration count, known before ingestion.
-N_GRAPH_SHARDS = max(1, -(-count_inputs(config["source"]) // config["graphs"]["shard_size"]))
+# Ingestion chunks and graph shards are sized from the source's configuration count, known
+# before ingestion (a broken file counts as one configuration; its chunk job reports it).
+N_INGEST_CHUNKS = n_chunks(config["source"])
+N_GRAPH_SHARDS = max(1, -(-count_configurations(config["source"]) // config["graphs"]["shard_size"]))
 
 
 def result(path):
     """A path under the configured results folder."""
     return f"{RESULTS}/{path}"
+
+
+def ingest_chunks(wildcards=None):
+    """Files of every ingestion chunk job, by kind."""
+    files = {
+        "structures": "dataset/chunks/chunk_{chunk}.h5",
+        "entries": "dataset/chunks/chunk_{chunk}.entries.csv",
+        "rejected": "dataset/chunks/chunk_{chunk}.rejected.csv",
+    }
+    return {kind: expand(result(path), chunk=range(N_INGEST_CHUNKS)) for kind, path in files.items()}
 
 
 def graph_shards(wildcards=None):

@@ -6,15 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advcgcnn.configspace import apply_permutations, burnside_orbit_counts, byte_tables
+from advcgcnn.configspace import apply_permutations, arrangement_mask, burnside_orbit_counts, byte_tables, canonical_mask
 from advcgcnn.labelling import Protocol, rattled
 from advcgcnn.parent import ParentSpec, decorate
 from advcgcnn.screening import (
     CANDIDATE_COLUMNS,
     SCORE_COLUMNS,
     _sample_evenly,
-    arrangement_mask,
-    canonical_mask,
     next_round,
     rank,
 )

@@ -109,7 +109,7 @@ def test_dry_run_of_default_config_shows_every_stage(tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     n_frames = len(read_extxyz(DEMO_DATASET))
     n_shards = -(-n_frames // config["graphs"]["shard_size"])
-    assert counts["ingest"] == 1 and counts["aggregate_baseline"] == 1
+    assert counts["ingest"] == 1 and counts["ingest_chunk"] == 1 and counts["aggregate_baseline"] == 1
     assert counts["graph_shard"] == n_shards
     assert counts["train_baseline"] == config["train"]["folds"] * len(config["train"]["seeds"])
 
@@ -377,28 +377,56 @@ def test_a_failing_rule_explains_itself_in_its_log(tiny_workdir, tmp_path):
     # Nothing to ingest.
     (tmp_path / "empty").mkdir()
     failing_snakemake(tmp_path, "results/dataset/labels.csv", {"source": {"kind": "vasp", "path": str(tmp_path / "empty")}})
-    log = (tmp_path / "results/logs/ingest.log").read_text()
+    log = (tmp_path / "results/logs/ingest/chunk_0.log").read_text()  # the chunk job reads the source
     assert "ERROR" in log and "no vasprun.xml or vasprun.xml.gz below this folder" in log
 
 
 @pytest.mark.slow
-def test_vasp_ingestion_through_the_dag(tmp_path, vasp_fixtures):
+def test_vasp_project_ingested_in_parallel_chunks_through_the_dag(tmp_path, vasp_fixtures):
     root = tmp_path / "vasp"
-    for run in ("Cs2SnBr6", "Cs2SnI6_dos", "Cs2SnI6_optics"):
-        shutil.copytree(vasp_fixtures / run, root / run)
+    layout = {
+        "cs2sni6/dos": "Cs2SnI6_dos",
+        "cs2sni6/bands/split-01": "Cs2SnI6_hse_bands_split1",
+        "cs2sni6_large/optics": "Cs2SnI6_optics",
+        "cs2snbr6": "Cs2SnBr6",
+    }
+    for folder, fixture in layout.items():
+        shutil.copytree(vasp_fixtures / fixture, root / folder)
     raw = gzip.open(vasp_fixtures / "Cs2SnI6_optics" / "vasprun.xml.gz").read()
     (root / "truncated").mkdir()
     (root / "truncated" / "vasprun.xml.gz").write_bytes(gzip.compress(raw[: len(raw) * 2 // 3]))
-    config = {"source": {"kind": "vasp", "path": str(root)}, "label": {"metric": "slme"}}
-    snakemake(tmp_path, "--cores", "1", "results/dataset/labels.csv", config=config)
+    config = {"source": {"kind": "vasp", "path": str(root), "chunk_size": 2}, "label": {"metric": "slme"}}
+    counts = job_counts(snakemake(tmp_path, "-n", "results/dataset/labels.csv", config=config).stdout)
+    assert counts["ingest_chunk"] == 2 and counts["ingest"] == 1  # four configurations, two per chunk job
+    snakemake(tmp_path, "--cores", "2", "results/dataset/labels.csv", config=config)
     labels = pd.read_csv(tmp_path / "results/dataset/labels.csv").set_index("id")
     quarantine = pd.read_csv(tmp_path / "results/dataset/quarantine.csv")
-    assert sorted(labels.index) == ["Cs2SnBr6", "Cs2SnI6_dos", "Cs2SnI6_optics"]
-    assert labels.loc["Cs2SnI6_optics", "slme"] > 0
+    assert sorted(labels.index) == ["cs2snbr6", "cs2sni6", "cs2sni6_large"]
+    assert labels.loc["cs2sni6", "band_gap"] == pytest.approx(0.7115, abs=1e-6)
+    assert labels.loc["cs2sni6", "gap_run"] == "cs2sni6/bands/split-01/vasprun.xml.gz"
+    assert labels.loc["cs2sni6_large", "band_gap"] == pytest.approx(0.916, abs=1e-6)
+    assert labels.loc["cs2sni6_large", "slme"] > 0
     assert quarantine["id"].tolist() == ["truncated"]
     assert "unparsable vasprun" in quarantine["reason"].iloc[0]
     log = (tmp_path / "results/logs/ingest.log").read_text()
     assert "quarantined truncated" in log
+    assert (tmp_path / "results/logs/ingest/chunk_1.log").exists()
+
+
+def test_a_truncated_extxyz_never_stops_the_dag_from_being_built(tmp_path):
+    frames = read_extxyz(DEMO_DATASET)[:12]
+    write_extxyz(tmp_path / "whole.extxyz", frames)
+    lines = (tmp_path / "whole.extxyz").read_text().splitlines(keepends=True)
+    (tmp_path / "cut.extxyz").write_text("".join(lines[:-7]))  # the last frame ends early
+    config = {"source": {"kind": "extxyz", "path": str(tmp_path / "cut.extxyz")}, "train": {"folds": 2}}
+    counts = job_counts(snakemake(tmp_path, "-n", config=config).stdout)
+    assert counts["ingest_chunk"] == 1
+    snakemake(tmp_path, "--cores", "1", "results/dataset/labels.csv", config=config)
+    quarantine = pd.read_csv(tmp_path / "results/dataset/quarantine.csv")
+    assert quarantine["id"].tolist() == ["frame000011"]
+    assert quarantine["source_file"].iloc[0] == f"{tmp_path / 'cut.extxyz'}#11"
+    assert "truncated" in quarantine["reason"].iloc[0]
+    assert len(pd.read_csv(tmp_path / "results/dataset/labels.csv")) == 11
 
 
 @pytest.mark.slow
