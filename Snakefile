@@ -30,6 +30,7 @@ localrules:
     aggregate_sweep,
     adversarial_examples,
     compare_adversarial,
+    fragility_associations,
     compare_models,
     power_density,
     screening_rank,

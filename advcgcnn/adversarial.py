@@ -8,51 +8,120 @@ import numpy as np
 import pandas as pd
 import torch
 from pymatgen.core import Element
-from scipy.stats import mannwhitneyu
+from scipy.stats import binomtest, mannwhitneyu
 
 from .descriptors import DESCRIPTOR_UNITS
 from .graphs import GraphSet
 from .inference import GraphTensors, load_model, predict
 from .io import save_figure
 from .perturb import CandidatePairs
+from .statistics import bh_adjusted, clopper_pearson, detectable_proportion
 
 log = logging.getLogger(__name__)
 
 
-# --- random-perturbation adversarial examples -----------------------------
+# --- random-perturbation adversarial examples, with their null control ------
+
+
+def _wrong_counts(predictions: pd.DataFrame, *, sigma: float, seeds: list[int]) -> pd.DataFrame:
+    """Per configuration: seeds present and seeds wrong, for train-mode classifiers at `sigma` of `seeds`."""
+    part = predictions[
+        (predictions["mode"] == "train") & np.isclose(predictions["sigma"], sigma) & predictions["seed"].isin(seeds)
+    ]
+    if part.empty:
+        raise ValueError(f"no train-mode predictions at sigma={sigma:g} for seeds {seeds}")
+    part = part.assign(wrong=(part["pred"] != part["target"]).astype(int))
+    return part.groupby("id").agg(target=("target", "first"), n_seeds=("seed", "nunique"), n_wrong=("wrong", "sum"),
+                                  prob=("prob_high", "mean"))  # fmt: skip
 
 
 def find_adversarial(
-    *, baseline_predictions: pd.DataFrame, sweep_predictions: pd.DataFrame, sigma: float, min_wrong: int
+    *, sweep_predictions: pd.DataFrame, sigma: float, seeds: list[int], null_seeds: list[int], min_wrong: int
 ) -> pd.DataFrame:
-    """Classify every configuration as adversarial, normal or baseline_error.
+    """Classify every configuration as adversarial, normal or reference_error, and mark the null control.
 
-    adversarial: the baseline (mean P(high) over its seeds) is right, and the
-    classifier trained on inputs perturbed at `sigma` is wrong in at least
-    `min_wrong` of its seeds; normal: baseline right, perturbed never wrong.
+    The reference for "right" is the train-mode classifier at sigma = 0 of the same seeds
+    (same epochs, initialisation and folds as the perturbed ones), so the only difference
+    is the perturbation. adversarial: the reference (mean P(high) over `seeds`) is right and
+    the classifiers retrained on inputs perturbed at `sigma` are wrong in at least
+    `min_wrong` seeds; normal: reference right, never wrong. `null_flip`: the same rule
+    between the reference and sigma = 0 classifiers of the disjoint `null_seeds` (retraining
+    noise alone).
     """
-    base = baseline_predictions.groupby("id").agg(target=("target", "first"), baseline_prob=("prob_high", "mean"))
-    base["baseline_correct"] = (base["baseline_prob"] >= 0.5).astype(int) == base["target"]
-    at_sigma = sweep_predictions[(sweep_predictions["mode"] == "train") & np.isclose(sweep_predictions["sigma"], sigma)]
-    if at_sigma.empty:
-        raise ValueError(f"no train-on-perturbed predictions at sigma={sigma}: add it to perturb.sigmas")
-    at_sigma = at_sigma.assign(wrong=(at_sigma["pred"] != at_sigma["target"]).astype(int))
-    pert = at_sigma.groupby("id").agg(
-        n_seeds=("seed", "nunique"),
-        n_wrong=("wrong", "sum"),
-        perturbed_prob=("prob_high", "mean"),
-        wrong_seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s[at_sigma.loc[s.index, "wrong"] == 1]))),
-    )
-    if min_wrong > pert["n_seeds"].max():
-        raise ValueError(f"adversarial.min_wrong={min_wrong} exceeds the {pert['n_seeds'].max()} sweep seeds")
-    table = base.join(pert, how="inner").reset_index()
+    if len(null_seeds) != len(seeds) or set(null_seeds) & set(seeds):
+        raise ValueError(f"adversarial.null_seeds {null_seeds} must be as many as, and disjoint from, perturb.seeds {seeds}")
+    if min_wrong > len(seeds):
+        raise ValueError(f"adversarial.min_wrong={min_wrong} exceeds the {len(seeds)} sweep seeds")
+    reference = _wrong_counts(sweep_predictions, sigma=0.0, seeds=seeds)
+    perturbed = _wrong_counts(sweep_predictions, sigma=sigma, seeds=seeds)
+    null = _wrong_counts(sweep_predictions, sigma=0.0, seeds=null_seeds)
+    table = pd.DataFrame(
+        {
+            "target": reference["target"],
+            "reference_prob": reference["prob"],
+            "reference_correct": (reference["prob"] >= 0.5).astype(int) == reference["target"],
+            "n_wrong": perturbed["n_wrong"],
+            "perturbed_prob": perturbed["prob"],
+            "null_n_wrong": null["n_wrong"],
+        }
+    ).dropna()
     table["sigma"] = sigma
+    right = table["reference_correct"].astype(bool)
     table["group"] = np.select(
-        [~table["baseline_correct"], table["n_wrong"] >= min_wrong, table["n_wrong"] == 0],
-        ["baseline_error", "adversarial", "normal"],
-        default="inconsistent",
+        [~right, table["n_wrong"] >= min_wrong, table["n_wrong"] == 0],
+        ["reference_error", "adversarial", "normal"],
+        "inconsistent",
     )
-    return table
+    table["null_flip"] = right & (table["null_n_wrong"] >= min_wrong)
+    table["reference_margin"] = (table["reference_prob"] - 0.5).abs()
+    return table.reset_index().astype({"n_wrong": int, "null_n_wrong": int})
+
+
+def enrichment_over_null(*, adversarial: np.ndarray, null: np.ndarray, alpha: float) -> dict:
+    """Perturbation-flagged against retraining-noise-flagged configurations, paired on one reference.
+
+    Only the discordant configurations carry information (McNemar's exact form): `only_perturbed`
+    flagged by the perturbation alone, `only_null` by retraining alone. enrichment = their ratio;
+    under no perturbation effect each discordant one is either kind with probability 1/2.
+    """
+    adversarial, null = np.asarray(adversarial, bool), np.asarray(null, bool)
+    b, c = int((adversarial & ~null).sum()), int((null & ~adversarial).sum())
+    n = b + c
+    level = 1 - alpha
+    p_value = float(binomtest(b, n, 0.5, alternative="greater").pvalue) if n else float("nan")
+    lo, hi = clopper_pearson(b, n, level=level)
+    detectable = detectable_proportion(n=n, p0=0.5, alpha=alpha)
+
+    def ratio(p: float) -> float:
+        return float("inf") if p >= 1 else p / (1 - p)
+
+    return {
+        "adversarial_count": int(adversarial.sum()),
+        "null_count": int(null.sum()),
+        "only_perturbed": b,
+        "only_null": c,
+        "enrichment": ratio(b / n) if n else float("nan"),
+        "interval": [ratio(lo), ratio(hi)] if n else [float("nan"), float("nan")],
+        "p_value": p_value,
+        "detectable_enrichment": ratio(detectable) if np.isfinite(detectable) else float("nan"),
+    }
+
+
+def counts_by_sigma(
+    *, sweep_predictions: pd.DataFrame, sigmas: list[float], seeds: list[int], null_seeds: list[int], min_wrong: int, alpha: float
+) -> pd.DataFrame:
+    """The adversarial count at every sigma against the one null count, with enrichment and p-value."""
+    rows = []
+    for sigma in sigmas:
+        table = find_adversarial(
+            sweep_predictions=sweep_predictions, sigma=sigma, seeds=seeds, null_seeds=null_seeds, min_wrong=min_wrong
+        )
+        stats = enrichment_over_null(
+            adversarial=(table["group"] == "adversarial").to_numpy(), null=table["null_flip"].to_numpy(), alpha=alpha
+        )
+        lo, hi = stats.pop("interval")
+        rows.append({"sigma": sigma, **stats, "enrichment_low": lo, "enrichment_high": hi})
+    return pd.DataFrame(rows)
 
 
 # --- gradient-based adversarial displacements -----------------------------
@@ -218,22 +287,6 @@ def cliffs_delta(a: np.ndarray, b: np.ndarray) -> float:
     return float(diff.mean())
 
 
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    p = np.asarray(p, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = ~np.isnan(p)
-    q = p[ok]
-    if q.size == 0:
-        return out
-    order = np.argsort(q)
-    ranked = q[order] * q.size / np.arange(1, q.size + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
-    res = np.empty_like(q)
-    res[order] = adjusted
-    out[ok] = res
-    return out
-
-
 def compare_groups(*, descriptors: pd.DataFrame, groups: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Adversarial vs normal, per descriptor: medians, Mann-Whitney U, Cliff's delta, BH."""
     data = descriptors.merge(groups[["id", "group"]], on="id")
@@ -261,7 +314,7 @@ def compare_groups(*, descriptors: pd.DataFrame, groups: pd.DataFrame, names: li
             }
         )
     table = pd.DataFrame(rows)
-    table["p_adjusted_bh"] = benjamini_hochberg(table["p_value"].to_numpy())
+    table["p_adjusted_bh"] = bh_adjusted(table["p_value"].to_numpy())
     return table
 
 

@@ -51,16 +51,22 @@ def runs_from_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def corrected_paired_t(diff: np.ndarray, *, test_fraction: float) -> float:
-    """Two-sided p of the Nadeau-Bengio corrected resampled t-test."""
+def corrected_standard_error(diff: np.ndarray, *, test_fraction: float) -> float:
+    """Standard error of the mean paired difference, widened for overlapping training sets (Nadeau-Bengio)."""
     n = diff.size
     if n < 2:
         return float("nan")
-    var = diff.var(ddof=1)
-    if var == 0:
+    return float(np.sqrt((1.0 / n + test_fraction / (1.0 - test_fraction)) * diff.var(ddof=1)))
+
+
+def corrected_paired_t(diff: np.ndarray, *, test_fraction: float) -> float:
+    """Two-sided p of the Nadeau-Bengio corrected resampled t-test."""
+    se = corrected_standard_error(diff, test_fraction=test_fraction)
+    if not np.isfinite(se):
+        return float("nan")
+    if se == 0:
         return 1.0 if diff.mean() == 0 else 0.0
-    stat = diff.mean() / np.sqrt((1.0 / n + test_fraction / (1.0 - test_fraction)) * var)
-    return float(2 * student_t.sf(abs(stat), df=n - 1))
+    return float(2 * student_t.sf(abs(diff.mean() / se), df=diff.size - 1))
 
 
 def wilcoxon_p(diff: np.ndarray) -> float:
@@ -93,6 +99,7 @@ def compare_models(*, models: dict[str, tuple[str, pd.DataFrame]], folds: pd.Dat
                 row[f"{metric}_diff_{reference}_minus_model"] = diff.mean() if diff.size else np.nan
                 row[f"{metric}_p_wilcoxon"] = wilcoxon_p(diff)
                 row[f"{metric}_p_corrected_t"] = corrected_paired_t(diff, test_fraction=1.0 / n_folds)
+                row[f"{metric}_se_corrected"] = corrected_standard_error(diff, test_fraction=1.0 / n_folds)
         rows.append(row)
     return pd.DataFrame(rows)
 

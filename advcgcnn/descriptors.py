@@ -3,10 +3,16 @@
 Used to compare adversarial with normal examples and as features of the
 interpretable model. Conventions:
 - octahedron: the 6 nearest X of each B cation (minimum image);
-- distortion index (Baur 1974): D = 1/6 sum |l_i - l_av| / l_av, averaged over octahedra;
+- bond lengths are compared with their own halide's reference, the mean B-X length of
+  that halide in the cell (l_ref(Br), l_ref(I)): Sn-I bonds are longer than Sn-Br bonds,
+  which is chemistry, not disorder, so a plain spread would grow with composition;
+- bond-length deviation: sqrt(mean over all B-X bonds of (l_i - l_ref(X_i))^2), in A;
+- distortion index (Baur 1974, per-halide reference): D = 1/6 sum |l_i - l_ref(X_i)| / l_ref(X_i),
+  averaged over octahedra;
 - bond-angle variance (Robinson 1971): sigma^2 = 1/11 sum (theta_i - 90)^2 over the
   12 cis X-B-X angles, averaged over octahedra;
-- tilt: 180 deg minus the mean B-X-B angle through the bridging halides;
+- tilt: 180 deg minus the mean B-X-B angle through the bridging halides (the mean angle
+  itself is not a second descriptor: it is the same statistic);
 - off-centring: distance of B from the centroid of its octahedron, averaged;
 - short-range order: Warren-Cowley alpha = 1 - P(substituent | host neighbour) / c_sub
   over nearest X-X pairs (0 for a random alloy, < 0 for Br/I alternation,
@@ -35,10 +41,9 @@ DEFAULT_SYMPREC = 0.1
 DESCRIPTOR_NAMES = (
     "n_unequal_atoms",
     "n_unequal_atoms_arrangement",
-    "bond_length_std",
+    "bond_length_deviation",
     "distortion_index",
     "bond_angle_variance",
-    "bxb_angle_mean",
     "tilt",
     "b_off_centring",
     "volume_per_atom",
@@ -49,10 +54,9 @@ DESCRIPTOR_NAMES = (
 DESCRIPTOR_UNITS = {
     "n_unequal_atoms": "count",
     "n_unequal_atoms_arrangement": "count",
-    "bond_length_std": "Å",
+    "bond_length_deviation": "Å",
     "distortion_index": "dimensionless",
     "bond_angle_variance": "deg²",
-    "bxb_angle_mean": "deg",
     "tilt": "deg",
     "b_off_centring": "Å",
     "volume_per_atom": "Å³/atom",
@@ -64,10 +68,9 @@ DESCRIPTOR_UNITS = {
 DISORDER_DIRECTION = {
     "n_unequal_atoms": 1,
     "n_unequal_atoms_arrangement": 1,
-    "bond_length_std": 1,
+    "bond_length_deviation": 1,
     "distortion_index": 1,
     "bond_angle_variance": 1,
-    "bxb_angle_mean": -1,
     "tilt": 1,
     "b_off_centring": 1,
     "volume_per_atom": 0,
@@ -126,11 +129,21 @@ def octahedra(structure: Structure, *, b_site: str, halides: tuple[str, ...], cu
     return b_idx, p[take].reshape(-1, 6), vec[take].reshape(-1, 6, 3)
 
 
+def halide_reference_lengths(lengths: np.ndarray, *, halide_of_bond: np.ndarray) -> np.ndarray:
+    """Each bond's reference length: the mean length of the bonds to the same halide in the cell."""
+    reference = np.empty_like(lengths)
+    for halide in np.unique(halide_of_bond):
+        same = halide_of_bond == halide
+        reference[same] = lengths[same].mean()
+    return reference
+
+
 def octahedral_descriptors(structure: Structure, *, b_site: str, halides: tuple[str, ...]) -> dict:
     b_idx, x_idx, vec = octahedra(structure, b_site=b_site, halides=halides)
     lengths = np.linalg.norm(vec, axis=2)  # [n_B, 6]
-    l_av = lengths.mean(axis=1, keepdims=True)
-    distortion = (np.abs(lengths - l_av) / l_av).mean(axis=1)
+    reference = halide_reference_lengths(lengths, halide_of_bond=np.array([sp.symbol for sp in structure.species])[x_idx])
+    deviation = lengths - reference
+    distortion = (np.abs(deviation) / reference).mean(axis=1)
     unit = vec / lengths[..., None]
     cosines = np.einsum("bik,bjk->bij", unit, unit)
     angles = np.degrees(np.arccos(np.clip(cosines, -1, 1)))
@@ -151,10 +164,9 @@ def octahedral_descriptors(structure: Structure, *, b_site: str, halides: tuple[
             bxb.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
     bxb_mean = float(np.mean(bxb)) if bxb else float("nan")
     return {
-        "bond_length_std": float(lengths.std()),
+        "bond_length_deviation": float(np.sqrt((deviation**2).mean())),
         "distortion_index": float(distortion.mean()),
         "bond_angle_variance": float(angle_variance.mean()),
-        "bxb_angle_mean": bxb_mean,
         "tilt": 180.0 - bxb_mean,
         "b_off_centring": float(off_centring.mean()),
     }

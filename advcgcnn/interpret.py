@@ -204,6 +204,15 @@ def global_importance(contributions: pd.DataFrame, *, names: list[str]) -> pd.Da
     return table
 
 
+def run_ranks(contributions: pd.DataFrame, *, names: list[str]) -> pd.DataFrame:
+    """Rank of every feature by mean |contribution| within each (seed, fold) run: the spread claim (e) reads."""
+    rows = []
+    for (seed, fold), part in contributions.groupby(["seed", "fold"]):
+        ranked = global_importance(part, names=names)
+        rows.append(ranked[["feature", "rank"]].assign(seed=seed, fold=fold))
+    return pd.concat(rows, ignore_index=True)[["seed", "fold", "feature", "rank"]]
+
+
 def boosters_from_entries(entries: list[dict]) -> list:
     """(entry, lightgbm.Booster) pairs from the entries of a models.json."""
     return [(e, lgb.Booster(model_str=e["model"])) for e in entries]
@@ -319,6 +328,7 @@ def run_cross_validation(
     write_csv(outputs["predictions"], result["predictions"])
     write_csv(outputs["contributions"], result["contributions"])
     write_csv(outputs["importance"], importance)
+    write_csv(outputs["run_ranks"], run_ranks(result["contributions"], names=names))
     write_json(outputs["summary"], summary)
     with atomic_open(outputs["models"]) as fh:
         json.dump(result["boosters"], fh)

@@ -17,7 +17,8 @@ from scipy.stats import rankdata, spearmanr
 
 from .descriptors import DESCRIPTOR_UNITS, DISORDER_DIRECTION
 from .io import save_figure
-from .verdicts import disorder_relation, interval_level
+from .statistics import bh_adjusted, bootstrap_partial_spearman, partial_p_value, partial_spearman
+from .verdicts import interval_level
 
 
 def bootstrap_ci(a: np.ndarray, b: np.ndarray, *, n_boot: int, rng: np.random.Generator, level: float) -> tuple[float, float]:
@@ -34,47 +35,60 @@ def bootstrap_ci(a: np.ndarray, b: np.ndarray, *, n_boot: int, rng: np.random.Ge
     return float(lo), float(hi)
 
 
-def partial_spearman(a: np.ndarray, b: np.ndarray, *, control: np.ndarray) -> float:
-    """Rank correlation of a and b with the (linear, in ranks) effect of `control` removed."""
-    ra, rb, rc = rankdata(a), rankdata(b), rankdata(control)
-    design = np.column_stack([np.ones_like(rc), rc])
-    res_a = ra - design @ np.linalg.lstsq(design, ra, rcond=None)[0]
-    res_b = rb - design @ np.linalg.lstsq(design, rb, rcond=None)[0]
-    denom = np.sqrt((res_a**2).sum() * (res_b**2).sum())
-    return float((res_a * res_b).sum() / denom) if denom > 0 else float("nan")
-
-
 def power_density_vs_disorder(
     *, labels: pd.DataFrame, descriptors: pd.DataFrame, names: list[str], n_boot: int, seed: int, alpha: float
 ) -> pd.DataFrame:
-    """Rank correlation of power density with each descriptor; intervals at level 1 - `alpha`."""
+    """Each descriptor against power density: pooled rho with its bootstrap interval (for the figure), and
+    the partial rank correlation at fixed composition, signed so that positive = more disorder, more power,
+    with a bootstrap interval, a BH-adjusted p-value, the 1 - 2 alpha interval for the equivalence test,
+    and the same partial correlation with the band gap (read against the Shockley-Queisser optimum)."""
     level = interval_level(alpha=alpha)
-    data = labels[["id", "x", "power_density"]].merge(descriptors, on="id")
+    data = labels[["id", "x", "power_density", "band_gap"]].merge(descriptors, on="id")
     rng = np.random.default_rng(seed)
     power = data["power_density"].to_numpy(float)
+    gap = data["band_gap"].to_numpy(float)
     rows = []
-    for name in names:
+    for k, name in enumerate(names):
         value = data[name].to_numpy(float)
         ok = np.isfinite(value) & np.isfinite(power)
-        a, b, x = value[ok], power[ok], data["x"].to_numpy(float)[ok]
-        varies = a.size > 1 and np.ptp(a) > 0 and np.ptp(b) > 0
+        a, b, x, g = value[ok], power[ok], data["x"].to_numpy(float)[ok], gap[ok]
+        varies = a.size > 5 and np.ptp(a) > 0 and np.ptp(b) > 0
         rho, p = (float(v) for v in spearmanr(a, b)) if varies else (np.nan, np.nan)
         lo, hi = bootstrap_ci(a, b, n_boot=n_boot, rng=rng, level=level) if varies else (np.nan, np.nan)
         direction = DISORDER_DIRECTION.get(name, 0)
-        rows.append(
-            {
-                "descriptor": name,
-                "n": int(ok.sum()),
-                "disorder_direction": direction,
-                "spearman_rho": rho,
-                "ci_low": lo,
-                "ci_high": hi,
-                "p_value": p,
-                "partial_rho_fixed_x": partial_spearman(a, b, control=x) if varies and np.ptp(x) > 0 else np.nan,
-                "verdict": disorder_relation(direction=direction, ci_low=lo, ci_high=hi, level=level),
-            }
-        )
-    return pd.DataFrame(rows)
+        row = {
+            "descriptor": name,
+            "n": int(ok.sum()),
+            "disorder_direction": direction,
+            "spearman_rho": rho,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": p,
+            "median_gap": float(np.median(g)) if g.size else np.nan,
+        }
+        if direction != 0 and varies and np.ptp(x) > 0:
+            signed = direction * a
+            partial = partial_spearman(signed, b, controls=[x])
+            boot_seed = seed * 1000 + k
+            row.update(
+                signed_partial_rho=partial,
+                partial_p_value=partial_p_value(partial, n=a.size, n_controls=1),
+                signed_rho_gap_fixed_x=partial_spearman(signed, g, controls=[x]),
+            )
+            row["signed_ci_low"], row["signed_ci_high"] = bootstrap_partial_spearman(
+                signed, b, controls=[x], n_boot=n_boot, seed=boot_seed, level=level
+            )
+            row["tost_low"], row["tost_high"] = bootstrap_partial_spearman(
+                signed, b, controls=[x], n_boot=n_boot, seed=boot_seed, level=1 - 2 * alpha
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for column in ("signed_partial_rho", "partial_p_value", "signed_rho_gap_fixed_x", "signed_ci_low", "signed_ci_high",
+                   "tost_low", "tost_high"):  # fmt: skip
+        if column not in table:
+            table[column] = np.nan
+    table["p_adjusted_bh"] = bh_adjusted(table["partial_p_value"].to_numpy())
+    return table
 
 
 def plot_power_density(*, labels: pd.DataFrame, descriptors: pd.DataFrame, table: pd.DataFrame, figure_out: str) -> None:

@@ -19,7 +19,7 @@ import yaml
 
 from .io import atomic_open, read_json, write_json
 from .metrics import CLASSIFICATION_METRICS
-from .verdicts import FAILS, HOLDS, MIN_ADVERSARIAL, TOP_RANK, UNSURE, compute_claims
+from .verdicts import CONTRADICTED, NOT_SUPPORTED, SUPPORTED, TOP_RANK, compute_claims
 
 # --- HTML -------------------------------------------------------------------------
 
@@ -30,7 +30,7 @@ REPORT_FIGURES = (
     ("pd_figure", "Partial dependence of the predicted probability on the top features (band: std over models)."),
     ("power_figure", "Maximum power density against each descriptor (title: Spearman ρ and 95 % bootstrap interval)."),
 )
-VERDICT_COLOURS = {HOLDS: "#1a7f37", FAILS: "#cf222e", UNSURE: "#9a6700"}
+VERDICT_COLOURS = {SUPPORTED: "#1a7f37", CONTRADICTED: "#cf222e", NOT_SUPPORTED: "#9a6700"}
 
 
 def _img(path, alt: str) -> str:
@@ -211,10 +211,15 @@ def build_report(*, files: dict, claims: list[dict], alpha: float, config: dict,
         return f"<figure>{figures[key]}<figcaption>{html.escape(captions[key])}</figcaption></figure>"
 
     claim_rows = "".join(
-        f"<tr><td>({c['claim']})</td><td>{html.escape(c['text'])}</td><td>{html.escape(c['statistic'])}</td>"
-        f"<td class='verdict' style='color:{VERDICT_COLOURS[c['verdict']]}'>{c['verdict']}</td></tr>"
+        f"<tr><td>({c['id']})</td><td>{html.escape(c['text'])}</td>"
+        f"<td class='verdict' style='color:{VERDICT_COLOURS[c['verdict']]}'>{c['verdict']}</td>"
+        f"<td>{html.escape(_effect_words(c))}</td><td>{html.escape(c['sentence'])}</td></tr>"
         for c in claims
     )
+    statistic_rows = "".join(f"<tr><td>({c['id']})</td><td>{html.escape(c['statistic'])}</td></tr>" for c in claims)
+    null_control = read_json(files["null_control"])
+    counts = pd.read_csv(files["adversarial_counts"])
+    fragility = pd.read_csv(files["fragility"])
     flipped = attack["flip_norm"].notna()
     screening_text = (
         f"<p>{screening['n_orbits']} symmetry-distinct arrangements enumerated, "
@@ -258,9 +263,19 @@ def build_report(*, files: dict, claims: list[dict], alpha: float, config: dict,
 <p class="meta">Generated from the files of this run in <code>{html.escape(results_dir)}</code>.
 Every number and verdict below is computed from them.</p>
 
-<h2 id="claims">Claims of the study, tested on this run</h2>
-<p>Thresholds: significance level {alpha}; at least {MIN_ADVERSARIAL} adversarial examples for (c); top {TOP_RANK} for (e).</p>
-<table class="claims"><tr><th></th><th>claim</th><th>statistic on this run</th><th>verdict</th></tr>{claim_rows}</table>
+<h2 id="claims">Summary: the study's claims, tested on this run</h2>
+<p>Each claim is <b>supported</b> (significant in the claimed direction), <b>contradicted</b> (significant
+in the opposite direction, or shown equivalent to no effect within a stated margin) or <b>not supported</b>
+(no significant effect either way; the smallest effect the data could have detected at 80 % power is given,
+because absence of evidence is not evidence of absence). Significance level {alpha}; top {TOP_RANK} for (e).</p>
+<table class="claims"><tr><th></th><th>claim</th><th>verdict</th><th>effect [interval], p</th><th>in one sentence</th></tr>
+{claim_rows}</table>
+<p><b>Controls.</b> Adversarial examples at sigma = {null_control["sigma"]:g} Å: {null_control["adversarial_count"]};
+flagged by retraining alone (sigma-0 classifiers of seeds {null_control["null_seeds"]} against those of seeds
+{null_control["seeds"]}): {null_control["null_count"]}; enrichment {null_control["enrichment"]:.2f}
+[{null_control["interval"][0]:.2f}, {null_control["interval"][1]:.2f}], p = {null_control["p_value"]:.2g}
+(smallest enrichment detectable at 80 % power: {null_control["detectable_enrichment"]:.2f}).</p>
+<details><summary>The statistic behind each verdict</summary><table class="claims">{statistic_rows}</table></details>
 
 <h2 id="dataset">Dataset</h2>
 {_dataset_section(files)}
@@ -271,7 +286,14 @@ Every number and verdict below is computed from them.</p>
 <h2 id="perturbation">Perturbation sweep</h2>
 {figure("sweep_figure")}
 
-<h2 id="adversarial">Adversarial vs normal examples</h2>
+<h2 id="adversarial">Adversarial examples against their null control, and fragility</h2>
+<p>Count at every sigma against the null count (the same rule between sigma-0 classifiers of disjoint seeds):</p>
+{_table(counts)}
+<p>Fragility of each configuration under the baseline models (flip probability over seeded random displacements,
+and minus the gradient attack's flipping norm) against each disorder descriptor, composition and baseline margin
+held fixed (partial rank correlation, bootstrap interval, Benjamini-Hochberg across descriptors):</p>
+{_table(fragility)}
+<p>Descriptor distributions of adversarial and normal examples (not controlled for margin or composition):</p>
 {figure("adversarial_figure")}
 {_table(adversarial)}
 <p>Gradient attack on the seed-0 baseline models: {int(flipped.sum())} of {len(attack)} correctly classified
@@ -320,11 +342,28 @@ figcaption {{ font-size: 0.85em; color: #57606a; }}
         fh.write(page)
 
 
+def _effect_words(claim: dict) -> str:
+    lo, hi = claim["interval"]
+    words = f"{claim['effect']:+.3g} [{lo:+.3g}, {hi:+.3g}], p = {claim['p_value']:.2g}"
+    if "detectable_effect" in claim:
+        words += f"; detectable: {claim['detectable_effect']:+.3g}"
+    return f"{words} ({claim['effect_measure']})"
+
+
 def run_report(
-    *, files: dict, alpha: float, config: dict, workflow_dir: str | Path, html_out: str, claims_out: str
+    *,
+    files: dict,
+    alpha: float,
+    unequal_atoms: str,
+    n_boot: int,
+    seed: int,
+    config: dict,
+    workflow_dir: str | Path,
+    html_out: str,
+    claims_out: str,
 ) -> list[dict]:
     """claims.json and report.html; `config` is the run's validated config, shown with its provenance."""
-    claims = compute_claims(files=files, alpha=alpha)
+    claims = compute_claims(files=files, alpha=alpha, unequal_atoms=unequal_atoms, n_boot=n_boot, seed=seed)
     write_json(claims_out, claims)
     build_report(files=files, claims=claims, alpha=alpha, config=config, workflow_dir=workflow_dir, html_out=html_out)
     return claims

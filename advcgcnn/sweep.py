@@ -128,6 +128,7 @@ def aggregate_curve(*, metrics_paths: list[str], alpha: float, curve_out: str, t
         means = curve[curve["mode"] == mode].set_index("sigma")["accuracy_mean"]
         trend[mode] = {
             "spearman_rho_accuracy_vs_sigma": float(rho),
+            "n_points": int(len(part)),
             "p_value": float(p),
             "accuracy_at_smallest_sigma": float(means.iloc[0]),
             "accuracy_at_largest_sigma": float(means.iloc[-1]),

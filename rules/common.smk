@@ -72,10 +72,26 @@ def sweep_models(wildcards):
     return baseline_models(baseline_seed(int(wildcards.seed)))
 
 
+NULL_SEEDS = config["adversarial"]["null_seeds"]
+if len(NULL_SEEDS) != len(PERTURB["seeds"]) or set(NULL_SEEDS) & set(PERTURB["seeds"]) or 0 not in PERTURB["sigmas"]:
+    raise ValueError(
+        f"config: adversarial.null_seeds {NULL_SEEDS} must be as many as, and disjoint from, perturb.seeds "
+        f"{PERTURB['seeds']}, and perturb.sigmas must include 0 (the reference classifiers)"
+    )
+
+
 def sweep_split_seed(wildcards):
-    """Fold split of a sweep point: the baseline's own split when scoring baseline models."""
+    """Fold split of a sweep point: the baseline's own split when scoring baseline models; a null
+    seed trains on the split of the perturb seed it stands beside (only the initialisation differs)."""
     seed = int(wildcards.seed)
-    return baseline_seed(seed) if wildcards.mode == "evaluate" else seed
+    if wildcards.mode == "evaluate":
+        return baseline_seed(seed)
+    return PERTURB["seeds"][NULL_SEEDS.index(seed)] if seed in NULL_SEEDS else seed
+
+
+def null_outputs(name):
+    """Files of the null-control classifiers: train mode at sigma 0, seeds disjoint from the sweep's."""
+    return expand(result("perturb/train/sigma0/seed{seed}/{name}"), seed=NULL_SEEDS, name=name)
 
 
 def sweep_outputs(name, modes=None, sigmas=None):

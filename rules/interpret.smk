@@ -24,6 +24,7 @@ rule cross_validate_gbm:
         predictions=result("interpret/{model}/predictions.csv"),
         contributions=result("interpret/{model}/contributions.csv"),
         importance=result("interpret/{model}/importance.csv"),
+        run_ranks=result("interpret/{model}/run_ranks.csv"),
         summary=result("interpret/{model}/summary.json"),
         models=result("interpret/{model}/models.json"),
         partial_dependence=result("interpret/{model}/partial_dependence.csv"),

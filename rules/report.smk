@@ -12,10 +12,14 @@ rule report_html:
         sweep_figure=rules.aggregate_sweep.output.figure,
         adversarial_comparison=rules.compare_adversarial.output.comparison,
         adversarial_figure=rules.compare_adversarial.output.figure,
+        null_control=rules.adversarial_examples.output.null_control,
+        adversarial_counts=rules.adversarial_examples.output.counts,
+        fragility=rules.fragility_associations.output.table,
         gradient_attack=rules.gradient_attack.output.attack,
         descriptors=rules.descriptors.output.descriptors,
         model_comparison=rules.compare_models.output.comparison,
         importance=result("interpret/interpretable/importance.csv"),
+        run_ranks=result("interpret/interpretable/run_ranks.csv"),
         shap_figure=result("interpret/interpretable/shap_summary.png"),
         pd_figure=result("interpret/interpretable/partial_dependence.png"),
         power_density=rules.power_density.output.table,
@@ -32,6 +36,9 @@ rule report_html:
         "../envs/core.yaml"
     params:
         alpha=ALPHA,
+        unequal_atoms=config["verdicts"]["unequal_atoms"],
+        n_boot=config["interpret"]["bootstrap"],
+        seed=config["interpret"]["seed"],
         workflow_dir=workflow.basedir,
     script:
         "../workflow_scripts/report.py"

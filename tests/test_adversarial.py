@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from advcgcnn.adversarial import (
-    benjamini_hochberg,
     cliffs_delta,
     compare_groups,
     find_adversarial,
@@ -14,6 +13,7 @@ from advcgcnn.adversarial import (
 from advcgcnn.features import element_feature_table
 from advcgcnn.graphs import build_graphs
 from advcgcnn.inference import GraphTensors, predict
+from advcgcnn.statistics import bh_adjusted
 from advcgcnn.training import train_one
 
 from .helpers import decorated_frames
@@ -24,37 +24,34 @@ def test_cliffs_delta_and_bh():
     assert cliffs_delta(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
     assert cliffs_delta(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
     # Known example: p = [0.01, 0.04, 0.03, 0.2] -> BH [0.04, 0.0533, 0.0533, 0.2]
-    adj = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2]))
+    adj = bh_adjusted(np.array([0.01, 0.04, 0.03, 0.2]))
     assert np.allclose(adj, [0.04, 0.16 / 3, 0.16 / 3, 0.2])
-    assert np.isnan(benjamini_hochberg(np.array([np.nan, 0.5]))[0])
+    assert np.isnan(bh_adjusted(np.array([np.nan, 0.5]))[0])
 
 
-def test_find_adversarial_groups():
-    baseline = pd.DataFrame(
-        {
-            "id": ["a", "a", "b", "b", "c", "c"],
-            "seed": [0, 1] * 3,
-            "target": [1, 1, 0, 0, 1, 1],
-            "prob_high": [0.9, 0.8, 0.2, 0.1, 0.3, 0.2],
-        }
+def test_find_adversarial_against_the_sigma0_reference_and_the_null():
+    def rows(sigma, seed, preds):
+        return pd.DataFrame({"id": list("abcd"), "mode": "train", "sigma": sigma, "seed": seed, "target": [1, 0, 1, 0],
+                             "pred": preds, "prob_high": [0.9 if p else 0.1 for p in preds]})  # fmt: skip
+
+    sweep = pd.concat(
+        [
+            rows(0.0, 0, [1, 0, 0, 0]),  # reference seeds: c is wrong in both, so a reference error
+            rows(0.0, 1, [1, 0, 0, 0]),
+            rows(0.1, 0, [0, 0, 1, 1]),  # perturbed: a wrong twice, d once
+            rows(0.1, 1, [0, 0, 1, 0]),
+            rows(0.0, 100, [1, 1, 0, 1]),  # null seeds: b and d wrong twice
+            rows(0.0, 101, [1, 1, 0, 1]),
+        ]
     )
-    sweep = pd.DataFrame(
-        {
-            "id": ["a", "a", "b", "b", "c", "c", "a"],
-            "mode": ["train"] * 6 + ["evaluate"],
-            "sigma": [0.1] * 7,
-            "seed": [0, 1, 0, 1, 0, 1, 0],
-            "target": [1, 1, 0, 0, 1, 1, 1],
-            "pred": [0, 0, 0, 0, 1, 1, 1],
-            "prob_high": [0.4, 0.3, 0.2, 0.1, 0.6, 0.7, 0.9],
-        }
-    )
-    groups = find_adversarial(baseline_predictions=baseline, sweep_predictions=sweep, sigma=0.1, min_wrong=2).set_index("id")
-    assert groups.loc["a", "group"] == "adversarial" and groups.loc["a", "wrong_seeds"] == "0,1"
-    assert groups.loc["b", "group"] == "normal"
-    assert groups.loc["c", "group"] == "baseline_error"
+    groups = find_adversarial(sweep_predictions=sweep, sigma=0.1, seeds=[0, 1], null_seeds=[100, 101], min_wrong=2)
+    groups = groups.set_index("id")
+    assert groups["group"].to_dict() == {"a": "adversarial", "b": "normal", "c": "reference_error", "d": "inconsistent"}
+    assert groups["null_flip"].to_dict() == {"a": False, "b": True, "c": False, "d": True}
+    with pytest.raises(ValueError, match="disjoint"):
+        find_adversarial(sweep_predictions=sweep, sigma=0.1, seeds=[0, 1], null_seeds=[1, 100], min_wrong=2)
     with pytest.raises(ValueError, match="sigma=0.2"):
-        find_adversarial(baseline_predictions=baseline, sweep_predictions=sweep, sigma=0.2, min_wrong=2)
+        find_adversarial(sweep_predictions=sweep, sigma=0.2, seeds=[0, 1], null_seeds=[100, 101], min_wrong=2)
 
 
 def test_compare_groups_detects_a_shift():

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from pymatgen.core import Lattice, Structure
 
 from advcgcnn.descriptors import describe, n_unequal_atoms, octahedral_descriptors, warren_cowley_sro
 from advcgcnn.parent import ParentSpec, decorate
@@ -8,11 +9,11 @@ from advcgcnn.parent import ParentSpec, decorate
 def test_ideal_cubic_cell(cubic_cssnbr3):
     d = describe(cubic_cssnbr3, parent=ParentSpec(supercell=1))
     assert d["n_unequal_atoms"] == 3  # Cs, Sn, and one Br orbit
-    assert d["bond_length_std"] == pytest.approx(0, abs=1e-9)
+    assert d["bond_length_deviation"] == pytest.approx(0, abs=1e-9)
     assert d["distortion_index"] == pytest.approx(0, abs=1e-9)
     assert d["bond_angle_variance"] == pytest.approx(0, abs=1e-6)
-    assert d["bxb_angle_mean"] == pytest.approx(180.0, abs=1e-6)
     assert d["tilt"] == pytest.approx(0.0, abs=1e-6)
+    assert "bxb_angle_mean" not in d  # 180 - tilt: the same statistic, not a second descriptor
     assert d["b_off_centring"] == pytest.approx(0, abs=1e-9)
     assert d["volume_per_atom"] == pytest.approx(5.80**3 / 5)
     assert d["substituent_fraction"] == 0 and d["sro_alpha"] == 0
@@ -30,7 +31,8 @@ def test_one_displaced_sn_off_centres_by_the_displacement(cubic_cssnbr3):
     assert d["b_off_centring"] == pytest.approx(0.1, abs=1e-9)
     # Bonds along x become 2.8 and 3.0 A, the four others sqrt(2.9^2 + 0.1^2).
     lengths = np.array([2.8, 3.0] + [np.hypot(2.9, 0.1)] * 4)
-    assert d["bond_length_std"] == pytest.approx(lengths.std(), rel=1e-6)
+    # One halide: its reference is the mean of the six, so the deviation is their spread.
+    assert d["bond_length_deviation"] == pytest.approx(lengths.std(), rel=1e-6)
     expected_d = np.abs(lengths - lengths.mean()).mean() / lengths.mean()
     assert d["distortion_index"] == pytest.approx(expected_d, rel=1e-6)
     assert d["bond_angle_variance"] > 0
@@ -42,7 +44,27 @@ def test_displaced_halide_bends_the_sn_x_sn_angle(cubic_cssnbr3):
     s.translate_sites([2], [0, 0.3, 0], frac_coords=False)  # Br at (a/2,0,0) moved sideways
     d = octahedral_descriptors(s, b_site="Sn", halides=("Br", "I"))
     bent = np.degrees(2 * np.arctan2(2.9, 0.3))  # the one Sn-Br-Sn angle through that Br
-    assert d["bxb_angle_mean"] == pytest.approx((bent + 2 * 180.0) / 3, rel=1e-6)
+    assert d["tilt"] == pytest.approx(180.0 - (bent + 2 * 180.0) / 3, rel=1e-6)
+
+
+def test_bond_lengths_are_measured_against_their_own_halide(cubic_cssnbr3):
+    """An undistorted mixed octahedron: Sn-I bonds longer than Sn-Br bonds is chemistry, not disorder."""
+    s = cubic_cssnbr3.copy()
+    s.replace(2, "I")  # the halide along x
+    s.translate_sites([2], [0.3, 0, 0], frac_coords=False)  # Sn-I 3.2 A on one side, 2.6 A on the other (periodic)
+    d = octahedral_descriptors(s, b_site="Sn", halides=("Br", "I"))
+    # Per halide: I bonds 3.2 and 2.6 (reference 2.9), Br bonds all 2.9 (reference 2.9).
+    deviations = np.array([0.3, -0.3, 0, 0, 0, 0])
+    assert d["bond_length_deviation"] == pytest.approx(np.sqrt((deviations**2).mean()), rel=1e-6)
+    assert d["distortion_index"] == pytest.approx(np.abs(deviations).mean() / 2.9, rel=1e-6)
+    # Two halides at different but regular lengths (Sn-I 3.1 A along a longer x, Sn-Br 2.9 A): no deviation,
+    # where a plain spread of the six lengths would call it distorted.
+    stretched = Structure(Lattice.orthorhombic(6.2, 5.8, 5.8), cubic_cssnbr3.species, cubic_cssnbr3.frac_coords)
+    stretched.replace(2, "I")
+    d = octahedral_descriptors(stretched, b_site="Sn", halides=("Br", "I"))
+    assert np.std([3.1, 3.1, 2.9, 2.9, 2.9, 2.9]) > 0.09
+    assert d["bond_length_deviation"] == pytest.approx(0, abs=1e-9)
+    assert d["distortion_index"] == pytest.approx(0, abs=1e-9)
 
 
 def test_short_range_order_signs():

@@ -16,7 +16,6 @@ from advcgcnn.interpret import (
     global_importance,
 )
 from advcgcnn.power_density import power_density_vs_disorder
-from advcgcnn.verdicts import disorder_relation
 
 SETTINGS = {
     "n_estimators": 40,
@@ -132,32 +131,30 @@ def test_feature_table_names_the_problem():
         feature_table(tables=[a, b], names=["tilt", "x"], ids=["p", "r"], source="descriptors.csv")
 
 
-def test_power_density_relation_and_verdicts():
+def test_power_density_at_fixed_composition_signed_by_disorder():
     rng = np.random.default_rng(3)
     n = 200
-    x = rng.uniform(0, 3, n)
+    x = rng.integers(0, 4, n) / 3
     tilt = rng.uniform(0, 20, n)
-    labels = pd.DataFrame({"id": range(n), "x": x, "power_density": 200 + 5 * tilt + rng.normal(0, 5, n)})
+    gap = 1.0 + 0.02 * tilt  # below the SQ optimum: a larger gap means more power
+    labels = pd.DataFrame({"id": range(n), "x": x, "band_gap": gap, "power_density": 200 + 5 * tilt + rng.normal(0, 5, n)})
     descriptors = pd.DataFrame(
-        {"id": range(n), "tilt": tilt, "bxb_angle_mean": 180 - tilt, "bond_length_std": rng.normal(size=n), "n_unequal_atoms": 40}
+        {"id": range(n), "tilt": tilt, "bond_length_deviation": rng.normal(size=n), "n_unequal_atoms": 40, "x_copy": x}
     )
     table = power_density_vs_disorder(
         labels=labels,
         descriptors=descriptors,
-        names=["tilt", "bxb_angle_mean", "bond_length_std", "n_unequal_atoms"],
-        n_boot=500,
+        names=["tilt", "bond_length_deviation", "n_unequal_atoms"],
+        n_boot=300,
         seed=0,
         alpha=0.05,
-    )
-    table = table.set_index("descriptor")
-    assert table.loc["tilt", "spearman_rho"] > 0.9 and table.loc["tilt", "ci_low"] > 0.8
-    assert table.loc["tilt", "verdict"] == "more disorder, more power density"
-    # A smaller B-X-B angle is more disorder: the same relation, the same verdict.
-    assert table.loc["bxb_angle_mean", "spearman_rho"] < -0.9
-    assert table.loc["bxb_angle_mean", "verdict"] == "more disorder, more power density"
-    assert table.loc["bond_length_std", "verdict"].startswith("no clear relation")
-    assert table.loc["n_unequal_atoms", "verdict"] == "no variation on this data"
-    again = power_density_vs_disorder(labels=labels, descriptors=descriptors, names=["tilt"], n_boot=500, seed=0, alpha=0.05)
-    assert again["ci_low"].iloc[0] == table.loc["tilt", "ci_low"]  # seeded bootstrap
-    assert disorder_relation(direction=1, ci_low=-0.4, ci_high=-0.1, level=0.95) == "more disorder, less power density"
-    assert disorder_relation(direction=0, ci_low=0.2, ci_high=0.4, level=0.95) == "not a disorder measure"
+    ).set_index("descriptor")
+    tilt_row = table.loc["tilt"]
+    assert tilt_row["spearman_rho"] > 0.9 and tilt_row["signed_partial_rho"] > 0.9
+    assert tilt_row["signed_ci_low"] > 0.8 and tilt_row["p_adjusted_bh"] < 1e-10
+    assert tilt_row["signed_rho_gap_fixed_x"] > 0.99 and tilt_row["median_gap"] < 1.34
+    noise = table.loc["bond_length_deviation"]
+    assert noise["p_adjusted_bh"] > 0.05 and noise["tost_low"] < noise["signed_partial_rho"] < noise["tost_high"]
+    assert np.isnan(table.loc["n_unequal_atoms", "signed_partial_rho"])  # no variation: not tested
+    again = power_density_vs_disorder(labels=labels, descriptors=descriptors, names=["tilt"], n_boot=300, seed=0, alpha=0.05)
+    assert again["signed_ci_low"].iloc[0] == tilt_row["signed_ci_low"]  # seeded bootstrap

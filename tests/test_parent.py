@@ -52,7 +52,7 @@ def test_another_alloy_enumerates_its_own_arrangements(tmp_path):
     assert pd.read_csv(tmp_path / "orbits.csv.gz")["multiplicity"].tolist() == [1, 3, 3, 1]
     # Descriptors read the B site from the same spec: Pb octahedra are found.
     cell = decorate(parent, 0b001)
-    assert describe(cell, parent=spec)["bond_length_std"] == pytest.approx(0.0, abs=1e-9)
+    assert describe(cell, parent=spec)["bond_length_deviation"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_the_workflow_enumerates_the_configured_alloy(tmp_path):

@@ -16,7 +16,7 @@ from advcgcnn.screening import (
     next_round,
     rank,
 )
-from advcgcnn.verdicts import FAILS, HOLDS, UNSURE, compute_claims
+from advcgcnn.verdicts import CONTRADICTED, NOT_SUPPORTED, SUPPORTED, compute_claims
 
 ALPHA = 0.05
 
@@ -132,7 +132,7 @@ def test_nothing_to_screen_still_gives_readable_tables(tmp_path):
 # --- claims -------------------------------------------------------------------------
 
 
-def write_run_files(root, *, adversarial_p=0.8, rho_train=-0.7):
+def write_run_files(root, *, rho_train=-0.7, fragility_p=0.001):
     """Minimal tables of a run, shaped as the pipeline writes them."""
     rng = np.random.default_rng(0)
     n = 100
@@ -140,115 +140,124 @@ def write_run_files(root, *, adversarial_p=0.8, rho_train=-0.7):
     rows = []
     for seed in (0, 1):
         pred = np.where(rng.random(n) < 0.8, target, 1 - target)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "id": range(n),
-                    "seed": seed,
-                    "fold": np.arange(n) % 5,
-                    "target": target,
-                    "prob_high": pred * 0.8 + 0.1,
-                    "pred": pred,
-                }
-            )
-        )
+        rows.append(pd.DataFrame({"id": range(n), "seed": seed, "fold": np.arange(n) % 5, "target": target,
+                                  "prob_high": pred * 0.8 + 0.1, "pred": pred}))  # fmt: skip
     files = {
         "baseline_predictions": root / "baseline_predictions.csv",
         "trend": root / "trend.json",
-        "adversarial_comparison": root / "comparison.csv",
+        "null_control": root / "null_control.json",
+        "fragility": root / "fragility.csv",
         "model_comparison": root / "models.csv",
-        "importance": root / "importance.csv",
-        "descriptors": root / "descriptors.csv",
+        "run_ranks": root / "run_ranks.csv",
         "power_density": root / "power.csv",
     }
     pd.concat(rows).to_csv(files["baseline_predictions"], index=False)
-    files["trend"].write_text(
-        json.dumps(
-            {
-                "train": {
-                    "spearman_rho_accuracy_vs_sigma": rho_train,
-                    "p_value": 1e-6,
-                    "accuracy_at_smallest_sigma": 0.8,
-                    "accuracy_at_largest_sigma": 0.6,
-                }
-            }
-        )
-    )
+    files["trend"].write_text(json.dumps({"train": {"spearman_rho_accuracy_vs_sigma": rho_train, "p_value": 1e-6,
+                                                    "n_points": 50, "accuracy_at_smallest_sigma": 0.8,
+                                                    "accuracy_at_largest_sigma": 0.6}}))  # fmt: skip
+    files["null_control"].write_text(json.dumps({"adversarial_count": 22, "null_count": 16, "only_perturbed": 20,
+                                                 "only_null": 14, "enrichment": 1.43, "interval": [0.7, 3.0],
+                                                 "p_value": 0.2, "detectable_enrichment": 3.2}))  # fmt: skip
     pd.DataFrame(
         {
-            "descriptor": ["tilt", "bond_length_std", "volume_per_atom"],
-            "n_adversarial": 23,
-            "n_normal": 200,
-            "cliffs_delta": [0.4, 0.1, 0.5],
-            "p_adjusted_bh": [adversarial_p, 0.9, 0.001],
+            "measure": ["flip_probability"] * 2,
+            "descriptor": ["tilt", "bond_angle_variance"],
+            "n": 100,
+            "partial_rho": [0.4, 0.05],
+            "ci_low": [0.2, -0.15],
+            "ci_high": [0.6, 0.25],
+            "p_value": [fragility_p / 2, 0.6],
+            "p_adjusted_bh": [fragility_p, 0.6],
+            "detectable_rho": 0.28,
         }
-    ).to_csv(files["adversarial_comparison"], index=False)
+    ).to_csv(files["fragility"], index=False)
     pd.DataFrame(
         {
             "model": ["cgcnn_perturbed", "gbc_general", "interpretable"],
             "accuracy_mean": [0.7, 0.72, 0.83],
             "accuracy_diff_interpretable_minus_model": [0.13, 0.11, np.nan],
             "accuracy_p_corrected_t": [0.01, 0.02, np.nan],
+            "accuracy_se_corrected": [0.04, 0.04, np.nan],
+            "n_paired_runs": [10, 10, np.nan],
         }
     ).to_csv(files["model_comparison"], index=False)
-    pd.DataFrame({"feature": ["tilt", "x", "n_unequal_atoms_arrangement", "n_unequal_atoms"], "rank": [1, 2, 3, 4]}).to_csv(
-        files["importance"], index=False
-    )
-    pd.DataFrame({"id": range(4), "n_unequal_atoms": 40, "n_unequal_atoms_arrangement": [3, 10, 20, 40]}).to_csv(
-        files["descriptors"], index=False
-    )
+    ranks = []
+    for run in range(10):
+        order = (
+            ["n_unequal_atoms_arrangement", "tilt", "x", "n_unequal_atoms"]
+            if run % 2
+            else ["tilt", "n_unequal_atoms_arrangement", "x", "n_unequal_atoms"]
+        )
+        ranks += [{"seed": run // 5, "fold": run % 5, "feature": f, "rank": k + 1} for k, f in enumerate(order)]
+    pd.DataFrame(ranks).to_csv(files["run_ranks"], index=False)
     pd.DataFrame(
         {
-            "descriptor": ["tilt", "bxb_angle_mean", "volume_per_atom"],
-            "disorder_direction": [1, -1, 0],
-            "spearman_rho": [0.3, -0.3, 0.5],
-            "ci_low": [0.2, -0.4, 0.4],
-            "ci_high": [0.4, -0.2, 0.6],
-            "partial_rho_fixed_x": [0.2, -0.2, 0.1],
-            "verdict": ["more disorder, more power density"] * 2 + ["not a disorder measure"],
+            "descriptor": ["tilt", "bond_angle_variance", "volume_per_atom"],
+            "n": 100,
+            "disorder_direction": [1, 1, 0],
+            "spearman_rho": [0.3, 0.1, 0.5],
+            "median_gap": 1.2,
+            "signed_partial_rho": [0.3, 0.05, np.nan],
+            "signed_ci_low": [0.15, -0.15, np.nan],
+            "signed_ci_high": [0.45, 0.25, np.nan],
+            "tost_low": [0.17, -0.12, np.nan],
+            "tost_high": [0.43, 0.22, np.nan],
+            "p_adjusted_bh": [0.004, 0.6, np.nan],
+            "signed_rho_gap_fixed_x": [0.5, 0.0, np.nan],
         }
     ).to_csv(files["power_density"], index=False)
     return files
 
 
+def verdicts_of(files, **settings) -> dict:
+    claims = compute_claims(files=files, alpha=ALPHA, unequal_atoms="n_unequal_atoms_arrangement", n_boot=500, seed=0, **settings)
+    return {c["id"]: c for c in claims}
+
+
 def test_claims_follow_the_run_files(tmp_path):
     files = write_run_files(tmp_path)
-    verdicts = {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}
-    assert verdicts == {"a": HOLDS, "b": HOLDS, "c": FAILS, "d": HOLDS, "e": HOLDS, "f": HOLDS}
+    claims = verdicts_of(files)
+    assert {k: c["verdict"] for k, c in claims.items()} == dict.fromkeys("abcdef", SUPPORTED)
+    for claim in claims.values():  # the fields a reader needs, on a named scale
+        assert {"effect", "effect_measure", "interval", "p_value", "sentence"} <= set(claim)
+        assert "detectable_effect" not in claim  # only where nothing was found
+    assert claims["c"]["null_count"] == 16 and claims["c"]["adversarial_count"] == 22
+    assert claims["c"]["enrichment"] == pytest.approx(1.43) and not claims["c"]["adversarial_set_distinguishable"]
+    assert claims["e"]["effect"] == pytest.approx(1.5)  # mean rank over the ten runs
 
     # Change one table, and only that claim's verdict changes.
-    write_run_files(tmp_path, adversarial_p=0.001)
-    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}["c"] == HOLDS
     write_run_files(tmp_path, rho_train=0.1)
-    changed = {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}
-    assert changed["b"] == FAILS and changed["c"] == FAILS
-
-    table = pd.read_csv(files["adversarial_comparison"]).assign(n_adversarial=3)
-    table.to_csv(files["adversarial_comparison"], index=False)
-    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}["c"] == UNSURE
+    changed = verdicts_of(files)
+    assert changed["b"]["verdict"] == CONTRADICTED and changed["c"]["verdict"] == SUPPORTED
+    write_run_files(tmp_path, fragility_p=0.5)
+    claim_c = verdicts_of(files)["c"]
+    assert claim_c["verdict"] == NOT_SUPPORTED and claim_c["detectable_effect"] == pytest.approx(0.28)
 
     models = pd.read_csv(files["model_comparison"])
     models.loc[0, "accuracy_p_corrected_t"] = 0.3
     models.to_csv(files["model_comparison"], index=False)
-    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}["d"] == UNSURE
-    models.loc[1, "accuracy_diff_interpretable_minus_model"] = -0.01
+    assert verdicts_of(files)["d"]["verdict"] == NOT_SUPPORTED
+    models.loc[1, ["accuracy_diff_interpretable_minus_model", "accuracy_p_corrected_t"]] = [-0.1, 0.01]
     models.to_csv(files["model_comparison"], index=False)
-    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}["d"] == FAILS
+    assert verdicts_of(files)["d"]["verdict"] == CONTRADICTED
 
-    importance = pd.read_csv(files["importance"]).assign(rank=[1, 2, 4, 3])
-    importance.to_csv(files["importance"], index=False)
-    claim_e = [c for c in compute_claims(files=files, alpha=ALPHA) if c["claim"] == "e"][0]
-    assert claim_e["verdict"] == FAILS  # the varying version is 4th; the constant one does not count
-    assert "constant on this data" in claim_e["statistic"]
+    ranks = pd.read_csv(files["run_ranks"])
+    ranks["rank"] = np.where(
+        ranks["feature"] == "n_unequal_atoms_arrangement", 4, np.where(ranks["feature"] == "n_unequal_atoms", 1, ranks["rank"])
+    )
+    ranks.to_csv(files["run_ranks"], index=False)
+    assert verdicts_of(files)["e"]["verdict"] == CONTRADICTED  # 4th in every run
 
 
-def test_claim_f_reads_the_numbers_not_the_words(tmp_path):
-    """Rewording (or garbling) the power-density table's prose leaves claim (f) unchanged."""
+def test_claim_f_reads_intervals_at_fixed_composition(tmp_path):
     files = write_run_files(tmp_path)
-    before = {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}["f"]
-    power = pd.read_csv(files["power_density"]).assign(verdict="reworded by somebody")
-    power.to_csv(files["power_density"], index=False)
-    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}["f"] == before == HOLDS
-    # Intervals that straddle 0 in the disorder direction: no relation, whatever the words say.
-    power.assign(ci_low=[-0.1, -0.4, 0.4], ci_high=[0.4, 0.1, 0.6]).to_csv(files["power_density"], index=False)
-    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=ALPHA)}["f"] == UNSURE
+    power = pd.read_csv(files["power_density"])
+    power.assign(p_adjusted_bh=[0.3, 0.6, np.nan]).to_csv(files["power_density"], index=False)
+    claim = verdicts_of(files)["f"]
+    assert claim["verdict"] == NOT_SUPPORTED and claim["detectable_effect"] > 0
+    assert "below the SQ optimum" in claim["sentence"]
+    # Both effects shown to lie within +-0.1: contradicted by equivalence.
+    power.assign(p_adjusted_bh=[0.3, 0.6, np.nan], tost_low=[-0.05, -0.08, np.nan], tost_high=[0.06, 0.09, np.nan]).to_csv(
+        files["power_density"], index=False
+    )
+    assert verdicts_of(files)["f"]["verdict"] == CONTRADICTED

@@ -8,7 +8,7 @@ import yaml
 
 from advcgcnn.io import read_json
 from advcgcnn.sweep import aggregate_curve
-from advcgcnn.verdicts import FAILS, HOLDS, accuracy_trend, claim_accuracy_falls, compute_claims
+from advcgcnn.verdicts import NOT_SUPPORTED, SUPPORTED, accuracy_trend, claim_accuracy_falls, compute_claims
 
 from .conftest import REPO
 from .test_screening_report import write_run_files
@@ -56,12 +56,13 @@ def test_changing_the_level_changes_trend_json_and_claims_json_alike(tmp_path):
             figure_out=out / "curve.png",
         )
         trend = read_json(out / "trend.json")
-        claims = compute_claims(files={**files, "trend": out / "trend.json"}, alpha=alpha)
-        verdicts[alpha] = (trend["train"]["falls_with_sigma"], {c["claim"]: c["verdict"] for c in claims}["b"])
+        files["trend"] = out / "trend.json"
+        claims = compute_claims(files=files, alpha=alpha, unequal_atoms="n_unequal_atoms_arrangement", n_boot=200, seed=0)
+        verdicts[alpha] = (trend["train"]["falls_with_sigma"], {c["id"]: c["verdict"] for c in claims}["b"])
     p = trend["train"]["p_value"]
     assert 1e-6 < p < 0.05, p  # the data sit between the two levels
-    assert verdicts[0.05] == (True, HOLDS)
-    assert verdicts[1e-6] == (False, FAILS)
+    assert verdicts[0.05] == (True, SUPPORTED)
+    assert verdicts[1e-6] == (False, NOT_SUPPORTED)  # not significant at 1e-6: no evidence, not evidence of none
 
 
 def test_accuracy_trend_by_hand():
@@ -74,9 +75,11 @@ def test_accuracy_trend_by_hand():
             "p_value": float("nan"),
             "accuracy_at_smallest_sigma": 0.8,
             "accuracy_at_largest_sigma": 0.8,
+            "n_points": 40,
         }
     }
-    assert claim_accuracy_falls(trend=trend, alpha=0.05)["verdict"] == "inconclusive"
+    claim = claim_accuracy_falls(trend=trend, alpha=0.05)
+    assert claim["verdict"] == NOT_SUPPORTED and claim["detectable_effect"] == pytest.approx(-0.45, abs=0.01)
 
 
 @pytest.mark.parametrize("alpha", [0.05, 0.2])
@@ -86,4 +89,5 @@ def test_claim_b_ignores_the_words_in_trend_json(tmp_path, alpha):
     trend["train"]["verdict"] = "accuracy does NOT fall"  # prose from somewhere else: not read
     trend["train"]["falls_with_sigma"] = False
     files["trend"].write_text(json.dumps(trend))
-    assert {c["claim"]: c["verdict"] for c in compute_claims(files=files, alpha=alpha)}["b"] == HOLDS
+    claims = compute_claims(files=files, alpha=alpha, unequal_atoms="n_unequal_atoms_arrangement", n_boot=200, seed=0)
+    assert {c["id"]: c["verdict"] for c in claims}["b"] == SUPPORTED

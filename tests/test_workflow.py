@@ -233,8 +233,17 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     poscars = sorted(p.stem for p in (results / "screening/next_round_poscars").glob("*.vasp"))
     assert poscars == sorted(next_round.loc[next_round["framework_intact"], "candidate"])
     claims = json.loads((results / "report/claims.json").read_text())
-    assert [c["claim"] for c in claims] == list("abcdef")
-    assert all(c["verdict"] in ("holds", "does not hold", "inconclusive") for c in claims)
+    assert [c["id"] for c in claims] == list("abcdef")
+    assert all(c["verdict"] in ("supported", "contradicted", "not supported") for c in claims)
+    for claim in claims:
+        assert {"effect", "effect_measure", "interval", "p_value"} <= set(claim), claim["id"]
+        assert ("detectable_effect" in claim) == (claim["verdict"] == "not supported"), claim["id"]
+    null = json.loads((results / "adversarial/null_control.json").read_text())
+    assert {"adversarial_count", "null_count", "enrichment", "p_value"} <= set(null)
+    assert claims[2]["null_count"] == null["null_count"] and claims[2]["adversarial_count"] == null["adversarial_count"]
+    flips = pd.read_csv(results / "adversarial/fragility_flips.csv")
+    assert set(flips["sigma"]) == {s for s in TINY_PERTURB["sigmas"] if s > 0}
+    assert flips["flip_probability"].between(0, 1).all() and len(flips) == len(labels) * (len(TINY_PERTURB["sigmas"]) - 1)
 
     # Same config, same numbers: retrain one job from scratch and compare.
     fold0 = results / "cgcnn/baseline/seed0/fold0/predictions.csv"
@@ -313,25 +322,25 @@ def test_changed_table_changes_the_verdict_in_the_report(tiny_run, tmp_path):
     config = tiny_run[1]
     # The determinism check above re-ran one training job: mark everything current first.
     snakemake(workdir, "--touch", "--cores", "1", config=config)
-    comparison_csv = workdir / "results/adversarial/comparison.csv"
-    table = pd.read_csv(comparison_csv)
-    table["n_adversarial"] = 30
-    table.loc[table["descriptor"] == "tilt", ["cliffs_delta", "p_adjusted_bh"]] = [0.6, 1e-4]
-    table.loc[table["descriptor"] != "tilt", "p_adjusted_bh"] = 0.9
-    table.to_csv(comparison_csv, index=False)
+    fragility_csv = workdir / "results/adversarial/fragility.csv"
+    table = pd.read_csv(fragility_csv)
+    planted = (table["measure"] == "flip_probability") & (table["descriptor"] == "tilt")
+    table.loc[planted, ["partial_rho", "ci_low", "ci_high", "p_adjusted_bh"]] = [0.6, 0.4, 0.8, 1e-4]
+    table.loc[~planted, "p_adjusted_bh"] = 0.9
+    table.to_csv(fragility_csv, index=False)
     counts = job_counts(snakemake(workdir, "-n", config=config).stdout)
-    assert counts.get("report_html") == 1 and "compare_adversarial" not in counts
+    assert counts.get("report_html") == 1 and "fragility_associations" not in counts
     snakemake(workdir, "--cores", "1", config=config)
-    claims = {c["claim"]: c for c in json.loads((workdir / "results/report/claims.json").read_text())}
-    assert claims["c"]["verdict"] == "holds" and "tilt (Cliff's delta +0.60" in claims["c"]["statistic"]
+    claims = {c["id"]: c for c in json.loads((workdir / "results/report/claims.json").read_text())}
+    assert claims["c"]["verdict"] == "supported" and "tilt (flip_probability)" in claims["c"]["effect_measure"]
     html = (workdir / "results/report/report.html").read_text()
-    assert "tilt (Cliff&#x27;s delta +0.60" in html
+    assert "tilt (flip_probability)" in html
 
     table["p_adjusted_bh"] = 0.9
-    table.to_csv(comparison_csv, index=False)
+    table.to_csv(fragility_csv, index=False)
     snakemake(workdir, "--cores", "1", config=config)
-    claims = {c["claim"]: c for c in json.loads((workdir / "results/report/claims.json").read_text())}
-    assert claims["c"]["verdict"] == "does not hold"
+    claims = {c["id"]: c for c in json.loads((workdir / "results/report/claims.json").read_text())}
+    assert claims["c"]["verdict"] == "not supported" and claims["c"]["detectable_effect"] > 0
 
 
 @pytest.mark.slow
@@ -345,14 +354,20 @@ def test_significance_level_is_set_once_for_trend_and_claims(tiny_run, tmp_path)
     for alpha in (0.49, 1e-300):
         config = dict(tiny_run[1], verdicts={"alpha": alpha})
         counts = job_counts(snakemake(workdir, "-n", config=config).stdout)
-        assert {k for k in counts if k != "all"} == {"aggregate_sweep", "power_density", "report_html"}
+        assert {k for k in counts if k != "all"} == {
+            "aggregate_sweep",
+            "power_density",
+            "adversarial_examples",
+            "fragility_associations",
+            "report_html",
+        }
         snakemake(workdir, "--cores", "1", config=config)
         trend = json.loads((workdir / "results/perturb/trend.json").read_text())
-        claims = {c["claim"]: c["verdict"] for c in json.loads((workdir / "results/report/claims.json").read_text())}
+        claims = {c["id"]: c["verdict"] for c in json.loads((workdir / "results/report/claims.json").read_text())}
         falls = trend["train"]["spearman_rho_accuracy_vs_sigma"] < 0 and p_train < alpha
         assert trend["train"]["falls_with_sigma"] is falls
-        assert (claims["b"] == "holds") is falls
-    assert claims["b"] != "holds"  # at alpha = 1e-300 nothing on 50 configurations is significant
+        assert (claims["b"] == "supported") is falls
+    assert claims["b"] != "supported"  # at alpha = 1e-300 nothing on 50 configurations is significant
 
 
 def failing_snakemake(workdir: Path, target: str, config: dict) -> str:
@@ -517,7 +532,7 @@ def test_slurm_profile_as_written_keeps_every_rule_request_after_a_site_override
     assert profile.read_text() == (REPO / "profiles/slurm/config.yaml").read_text()
     plain = slurm_dry_run(tmp_path)
     counts = job_counts(plain)
-    assert counts["train_baseline"] == 10 and counts["sweep_point"] == 20
+    assert counts["train_baseline"] == 10 and counts["sweep_point"] == 22  # 20 sweep points and 2 null-control ones
     assert "Group job training" in plain and "Group job sweep" in plain
     train = rule_resources(plain, "train_baseline")
     assert {"gres=gpu:1", "runtime=240", "mem_mb=3000"} <= train
