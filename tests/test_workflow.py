@@ -129,7 +129,7 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     workdir, config, counts = tiny_run
     n_shards = -(-len(read_extxyz(workdir / "tiny.extxyz.gz")) // 20)
     assert counts["graph_shard"] == n_shards and counts["train_baseline"] == 3
-    assert counts["sweep_point"] == 2 * 3 * 2  # mode x sigma x seed
+    assert counts["sweep_point"] == 2 * 3 * 2 + 2  # mode x sigma x seed, and the two null-control classifiers
     for rule in (
         "aggregate_sweep",
         "adversarial_examples",
@@ -219,7 +219,8 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     assert abs(contributions[[*features, "bias"]].sum(axis=1) - gbm["raw_score"]).max() < 1e-6
 
     power = pd.read_csv(results / "interpret/power_density_vs_disorder.csv")
-    assert {"spearman_rho", "ci_low", "ci_high", "verdict"} <= set(power.columns)
+    assert {"spearman_rho", "ci_low", "ci_high", "signed_partial_rho", "signed_ci_low", "p_adjusted_bh"} <= set(power.columns)
+    assert "verdict" not in power.columns  # words come from verdicts.py alone
     ranked = pd.read_csv(results / "screening/ranked.csv")
     plan = json.loads((results / "screening/summary.json").read_text())
     assert len(ranked) == 30 and plan["n_orbits_labelled"] == len(labels)
@@ -358,6 +359,7 @@ def test_significance_level_is_set_once_for_trend_and_claims(tiny_run, tmp_path)
             "aggregate_sweep",
             "power_density",
             "adversarial_examples",
+            "compare_adversarial",  # reads the groups adversarial_examples rewrites
             "fragility_associations",
             "report_html",
         }
