@@ -25,10 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, t
 
-from .descriptors import DISORDER_DIRECTION
 from .io import read_json
 from .statistics import (
-    POWER,
     clopper_pearson,
     detectable_correlation,
     detectable_proportion,
@@ -393,6 +391,3 @@ def compute_claims(*, files: dict, alpha: float, unequal_atoms: str, n_boot: int
         "f": claim_disorder_power(power=pd.read_csv(files["power_density"]), alpha=alpha),
     }
     return [{"id": key, "text": text, **results[key]} for key, text in CLAIMS]
-
-
-__all__ = ["DISORDER_DIRECTION", "POWER", "VERDICTS", "compute_claims", "three_way"]
