@@ -1,21 +1,23 @@
 """The embedded demo dataset: CHGNet-relaxed CsSnBr3-xIx cells labelled with GFN1-xTB gaps.
 
-Protocol, applied identically to every configuration:
-1. decorate the ideal parent supercell (config `parent`) at the Vegard lattice constant,
-2. rattle every atom with seeded Gaussian noise (`rattle` A),
-3. relax positions and cell with CHGNet (FIRE, `fmax`, at most `max_steps`),
-4. check the B-X framework is intact (every halide keeps two B within `bond_cutoff`),
-5. take the Gamma-point GFN1-xTB gap of the relaxed cell (tblite). In a 2x2x2
-   supercell the R point of the cubic cell folds onto Gamma, so it is the
-   physical (R-point) gap; odd supercells would not contain R.
-The raw GFN1 gap is kept; a linear calibration on the end members' experimental
-gaps is applied when the chunks are assembled.
+Every configuration gets the same protocol (`relaxation.Protocol`, default
+`symmetric`): the ideal decorated parent supercell at the Vegard lattice
+constant, relaxed with CHGNet to a tight force tolerance from a few
+deterministic starts, the lowest-energy minimum kept, the framework checked,
+and its Gamma-point GFN1-xTB gap taken (tblite; in a 2x2x2 supercell the
+R point of the cubic cell folds onto Gamma, so it is the physical gap).
+
+Generation is chunked and resumable: the plan and every finished chunk are
+written under `demo_dataset.generation_dir` (committed with the repository),
+so an interrupted generation continues where it stopped. Beside the dataset:
+a stability sample relabelled under a perturbation of every protocol, and
+Gamma-point PBE gaps (GPAW) of its relaxed cells.
 """
 
 from __future__ import annotations
 
+import json
 import platform
-import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from importlib.metadata import version
@@ -23,50 +25,74 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 import torch
+from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
-from scipy.stats import spearmanr
 
+from . import label_quality
 from .configspace import read_orbits, sample_orbits
+from .descriptors import n_unequal_atoms, n_unequal_atoms_arrangement
 from .io import read_extxyz, write_csv, write_extxyz, write_json
-from .labelling import Protocol, chgnet_optimizer, framework_check, gfn1_gap, rattled, relax_chgnet
+from .labelling import framework_check
 from .parent import ParentSpec, decorate
+from .pbe import pbe_gaps
+from .relaxation import Label, Protocol, chgnet_calculator, label_arrangement, stability_labels
 
 
-def label_configuration(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protocol, optimizer=None):
-    """Relax and label one arrangement; returns (ase.Atoms, per-configuration record)."""
+def configuration_id(*, mask: int, n_sub: int) -> str:
+    return f"nI{n_sub:02d}_m{mask:08x}"
+
+
+def ideal_cell(*, spec: ParentSpec, mask: int) -> Structure:
+    """The decorated parent supercell at the Vegard lattice constant of its composition."""
+    x = bin(mask).count("1") / spec.n_sites
+    return decorate(spec.build(), mask, lattice_constant=spec.vegard_lattice_constant(substituent_fraction=x))
+
+
+def _atoms_with(structure: Structure, info: Mapping):
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.info.update({k: v for k, v in info.items() if not k.startswith("seconds") and not isinstance(v, list | dict)})
+    return atoms
+
+
+def label_configuration(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protocol, calculator=None):
+    """Relax and label one arrangement; returns (ase.Atoms of the kept cell, per-configuration record)."""
+    calculator = calculator or chgnet_calculator()
     n_sub = bin(mask).count("1")
-    x = n_sub / spec.n_sites
-    start = decorate(spec.build(), mask, lattice_constant=spec.vegard_lattice_constant(substituent_fraction=x))
-    # One seed per arrangement, derived from the protocol seed: order-independent.
-    start = rattled(start, amplitude=protocol.rattle, seed=protocol.seed * 1_000_003 + mask)
-    t0 = time.perf_counter()
-    relaxed = relax_chgnet(start, protocol=protocol, optimizer=optimizer)
-    t_relax = time.perf_counter() - t0
-    check = framework_check(relaxed["structure"], b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff)
-    t0 = time.perf_counter()
-    gap = gfn1_gap(relaxed["structure"])
-    t_gap = time.perf_counter() - t0
-    record = {
-        "id": f"nI{n_sub:02d}_m{mask:08x}",
+    start = ideal_cell(spec=spec, mask=mask)
+    label = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
+    record = _record(spec=spec, mask=mask, multiplicity=multiplicity, protocol=protocol, start=start, label=label)
+    record["id"] = configuration_id(mask=mask, n_sub=n_sub)
+    return _atoms_with(label.structure, record), record
+
+
+def _record(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protocol, start: Structure, label: Label) -> dict:
+    n_sub = bin(mask).count("1")
+    check = framework_check(label.structure, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff)
+    kept = next((r for r in label.runs if r.get("start") == label.kept), {})
+    return {
+        "id": configuration_id(mask=mask, n_sub=n_sub),
         "mask": int(mask),
         "n_I": n_sub,
-        "x": x * 3.0,  # per formula unit: ABX(3-x)Y(x)
+        "x": n_sub / spec.n_sites * 3.0,  # per formula unit: ABX(3-x)Y(x)
         "multiplicity": int(multiplicity),
-        "gap_gfn1_raw": gap,
-        "energy_per_atom": relaxed["energy_per_atom"],
-        "relax_steps": relaxed["steps"],
-        "relax_max_force": relaxed["max_force"],
-        "relax_converged": relaxed["steps"] < protocol.max_steps,
+        "protocol": label.protocol,
+        "gap_gfn1_raw": label.gap,
+        "gap_gfn1_sem": label.gap_sem,
+        "energy_per_atom": label.energy_per_atom,
+        "kept_run": label.kept,
+        "relax_converged": label.converged,
+        "relax_steps": int(kept.get("steps", 0)),
+        "spacegroup_start": kept.get("spacegroup_start", ""),
+        "spacegroup_kept": kept.get("spacegroup_end", ""),
+        "n_unequal_atoms_arrangement": n_unequal_atoms_arrangement(start, parent_grid=spec.parent_grid),
+        "n_unequal_atoms_relaxed": n_unequal_atoms(label.structure),
         "framework_intact": check["intact"],
         "broken_halides": check["broken_halides"],
         "snxsn_angle_mean": check["bxb_angle_mean"],
         "snxsn_angle_min": check["bxb_angle_min"],
-        "seconds_relax": t_relax,
-        "seconds_gap": t_gap,
+        "runs": json.dumps(label.runs),
+        "seconds_label": label.seconds,
     }
-    atoms = AseAtomsAdaptor.get_atoms(relaxed["structure"])
-    atoms.info.update({k: v for k, v in record.items() if not k.startswith("seconds")})
-    return atoms, record
 
 
 def calibration(*, raw_host: float, raw_substituent: float, experiment: Mapping[str, float]) -> tuple[float, float]:
@@ -85,36 +111,55 @@ def tool_versions() -> dict:
     return {"python": platform.python_version(), **{n: version(n) for n in names}}
 
 
-def write_plan(*, orbits_path: str, plan_path: str, per_count: int, n_chunks: int, seed: int) -> None:
-    """Seeded uniform sample of orbits per substituent count, dealt round-robin into chunks."""
+def write_plan(*, orbits_path: str, plan_path: str, stability_path: str, settings: Mapping) -> None:
+    """Seeded samples: the dataset's orbits per substituent count, and the stability sample; dealt into chunks.
+
+    The stability sample is both end members plus `stability.per_composition`
+    orbits at each of `stability.n_sub` (also the PBE cross-check's cells).
+    """
     orbits = read_orbits(orbits_path)
-    chosen = sample_orbits(orbits, per_count=per_count, seed=seed)
+    seed = int(settings["seed"])
     n_sites = int(orbits["n_sub"].max())
+    chosen = sample_orbits(orbits, per_count=settings["orbits_per_count"], seed=seed)
     frame = pd.DataFrame({"mask": chosen["mask"], "n_I": chosen["n_sub"], "multiplicity": chosen["multiplicity"]})
     frame["n_sites"] = n_sites
     # Round-robin keeps chunks balanced in composition (and so in cost).
-    frame["chunk"] = np.arange(len(frame)) % n_chunks
+    frame["chunk"] = np.arange(len(frame)) % settings["n_chunks"]
     write_csv(plan_path, frame)
+
+    stability = settings["stability"]
+    sample = sample_orbits(orbits, per_count=stability["per_composition"], seed=seed + 1)
+    wanted = np.isin(sample["n_sub"], [0, n_sites, *stability["n_sub"]])
+    frame = pd.DataFrame({k: sample[k][wanted] for k in ("mask", "n_sub", "multiplicity")})
+    frame = frame.rename(columns={"n_sub": "n_I"})
+    frame["n_sites"] = n_sites
+    frame["chunk"] = np.arange(len(frame)) % stability["n_chunks"]
+    write_csv(stability_path, frame)
+
+
+def _plan_rows(plan_path: str, *, chunk: int, spec: ParentSpec) -> pd.DataFrame:
+    rows = pd.read_csv(plan_path)
+    if len(rows) and int(rows["n_sites"].iloc[0]) != spec.n_sites:
+        raise ValueError(f"{plan_path} plans {int(rows['n_sites'].iloc[0])} mixed sites, config parent has {spec.n_sites}")
+    torch.set_num_threads(1)
+    return rows[rows["chunk"] == chunk]
 
 
 def label_chunk_file(
     *, plan_path: str, chunk: int, spec: ParentSpec, protocol: Protocol, frames_out: str, records_out: str, log=print
 ) -> None:
-    """Relax and label the plan's rows of one chunk; write frames and per-configuration records."""
-    rows = pd.read_csv(plan_path)
-    rows = rows[rows["chunk"] == chunk]
-    if len(rows) and int(rows["n_sites"].iloc[0]) != spec.n_sites:
-        raise ValueError(f"{plan_path} plans {int(rows['n_sites'].iloc[0])} mixed sites, config parent has {spec.n_sites}")
-    torch.set_num_threads(1)
-    optimizer = chgnet_optimizer()
+    """Relax and label the plan's rows of one chunk; write kept cells and per-configuration records."""
+    rows = _plan_rows(plan_path, chunk=chunk, spec=spec)
+    calculator = chgnet_calculator()
     frames, records = [], []
     for row in rows.itertuples():
         atoms, record = label_configuration(
-            spec=spec, mask=int(row.mask), multiplicity=int(row.multiplicity), protocol=protocol, optimizer=optimizer
+            spec=spec, mask=int(row.mask), multiplicity=int(row.multiplicity), protocol=protocol, calculator=calculator
         )
         log(
-            f"{record['id']}: gap_raw={record['gap_gfn1_raw']:.3f} eV steps={record['relax_steps']} "
-            f"intact={record['framework_intact']} t={record['seconds_relax'] + record['seconds_gap']:.1f}s"
+            f"{record['id']}: gap_raw={record['gap_gfn1_raw']:.3f} eV kept={record['kept_run']} "
+            f"{record['spacegroup_start']} -> {record['spacegroup_kept']} intact={record['framework_intact']} "
+            f"t={record['seconds_label']:.1f}s"
         )
         frames.append(atoms)
         records.append(record)
@@ -122,10 +167,78 @@ def label_chunk_file(
     write_csv(records_out, pd.DataFrame(records))
 
 
+def stability_chunk_file(
+    *, plan_path: str, chunk: int, spec: ParentSpec, protocol: Protocol, frames_out: str, records_out: str, log=print
+) -> None:
+    """Label the stability sample's rows of one chunk twice under every protocol (base and perturbed).
+
+    Frames are the symmetric protocol's kept cells (the PBE cross-check's input).
+    """
+    rows = _plan_rows(plan_path, chunk=chunk, spec=spec)
+    calculator = chgnet_calculator()
+    frames, records = [], []
+    for row in rows.itertuples():
+        mask = int(row.mask)
+        start = ideal_cell(spec=spec, mask=mask)
+        per_protocol, symmetric = stability_labels(start, protocol=protocol, mask=mask, calculator=calculator)
+        base = _record(spec=spec, mask=mask, multiplicity=int(row.multiplicity), protocol=protocol, start=start, label=symmetric)
+        frames.append(_atoms_with(symmetric.structure, base))
+        for entry in per_protocol:
+            runs = {k: json.dumps(entry.pop(k)) for k in ("runs_base", "runs_perturbed") if k in entry}
+            records.append({"id": base["id"], "mask": mask, "n_I": int(row.n_I), **entry, **runs})
+            log(
+                f"{base['id']} {entry['protocol']}: {entry['gap_base']:.3f} -> {entry['gap_perturbed']:.3f} eV "
+                f"({entry['seconds_per_label']:.0f} s per label)"
+            )
+    write_extxyz(frames_out, frames)
+    write_csv(records_out, pd.DataFrame(records))
+
+
+def pbe_chunk_file(*, frames_path: str, out_path: str, ranks: int, log=print) -> None:
+    """Gamma-point PBE gaps (GPAW) of the cells in one extxyz file."""
+    cells = [
+        {
+            "id": atoms.info["id"],
+            "numbers": atoms.numbers.tolist(),
+            "positions": atoms.positions.tolist(),
+            "cell": atoms.cell.array.tolist(),
+        }
+        for atoms in read_extxyz(frames_path)
+    ]
+    pbe_gaps(cells=cells, out_path=out_path, ranks=ranks, log=log)
+
+
+def _excluded(records: pd.DataFrame) -> pd.DataFrame:
+    reasons = np.where(~records["framework_intact"].astype(bool), "framework broken", "relaxation not converged")
+    bad = ~(records["framework_intact"].astype(bool) & records["relax_converged"].astype(bool))
+    return pd.DataFrame({"id": records.loc[bad, "id"], "n_I": records.loc[bad, "n_I"], "reason": reasons[bad.to_numpy()]})
+
+
+def _symmetry_table(records: pd.DataFrame) -> list[dict]:
+    """Per composition: how often the kept minimum broke the arrangement's symmetry, and the unequal-atom counts."""
+    broke = records["n_unequal_atoms_relaxed"] > records["n_unequal_atoms_arrangement"]
+    table = (
+        records.assign(symmetry_broken=broke)
+        .groupby("n_I")
+        .agg(
+            configurations=("id", "size"),
+            kept_minimum_broke_symmetry=("symmetry_broken", "sum"),
+            kept_breaking_start=("kept_run", lambda k: int((k != "symmetric").sum())),
+            n_unequal_arrangement_median=("n_unequal_atoms_arrangement", "median"),
+            n_unequal_relaxed_median=("n_unequal_atoms_relaxed", "median"),
+            n_unequal_relaxed_min=("n_unequal_atoms_relaxed", "min"),
+            n_unequal_relaxed_max=("n_unequal_atoms_relaxed", "max"),
+        )
+    )
+    return table.reset_index().to_dict(orient="records")
+
+
 def assemble(
     *,
     frame_paths: list[str],
     record_paths: list[str],
+    stability_paths: list[str],
+    pbe_paths: list[str],  # empty: the PBE cross-check was not run (the provenance says so)
     spec: ParentSpec,
     protocol: Protocol,
     settings: Mapping,
@@ -133,15 +246,17 @@ def assemble(
     provenance_out: str,
     log=print,
 ) -> None:
-    """Calibrate on the end members, drop broken frameworks (listed), write data + provenance.
+    """Calibrate on the end members, drop broken or unconverged cells (listed), write the data and its provenance.
 
-    `settings` is the config's `demo_dataset` section (sampling, experimental end-member gaps).
+    The provenance holds the protocol, the exclusions and symmetry breaking by
+    composition, the label-stability and protocol-comparison tables, the PBE
+    cross-check and the labelled gap against x beside experiment.
     """
     experiment = settings["experimental_gaps"]
     formulas = end_member_formulas(spec)
     records = pd.concat([pd.read_csv(p) for p in record_paths], ignore_index=True)
     frames = [f for p in frame_paths for f in read_extxyz(p)]
-    n_sites = int(records["n_I"].max())
+    n_sites = spec.n_sites
     ends = records.set_index("n_I")
     if 0 not in ends.index or n_sites not in ends.index:
         raise ValueError("the demo plan must include both end members (n_I = 0 and the full sublattice)")
@@ -150,62 +265,88 @@ def assemble(
     slope, intercept = calibration(raw_host=raw_host, raw_substituent=raw_sub, experiment=experiment)
     records["band_gap"] = intercept + slope * records["gap_gfn1_raw"]
 
-    kept, dropped = [], []
+    excluded = _excluded(records)
+    kept = []
     for atoms, rec in zip(frames, records.itertuples()):
         if atoms.info["id"] != rec.id:
             raise RuntimeError(f"chunk frames and records out of step at {rec.id}")
-        if not (rec.framework_intact and rec.relax_converged):
-            reason = "framework broken" if not rec.framework_intact else "relaxation not converged"
-            dropped.append({"id": rec.id, "reason": reason})
+        if rec.id in set(excluded["id"]):
             continue
         atoms.info["band_gap"] = float(rec.band_gap)
         atoms.info["band_gap_direct"] = True  # Gamma-point gap of the supercell
         kept.append(atoms)
     kept.sort(key=lambda a: (int(a.info["n_I"]), int(a.info["mask"])))
     write_extxyz(dataset_out, kept)
+    good = records[~records["id"].isin(excluded["id"])]
 
-    good = records[~records["id"].isin([d["id"] for d in dropped])]
-    rho, p_value = spearmanr(good["x"], good["gap_gfn1_raw"])
-    per_x = good.groupby("n_I")["gap_gfn1_raw"].agg(["mean", "std", "min", "max", "count"])
-    sanity = {
-        "end_members_raw_gap_eV": {formulas["host"]: raw_host, formulas["substituent"]: raw_sub},
-        "end_members_order_correct": raw_host > raw_sub,
-        "gap_vs_x_spearman": {"rho": float(rho), "p_value": float(p_value)},
-        "raw_gap_per_n_I": per_x.round(4).reset_index().to_dict(orient="records"),
-        "snxsn_angle_mean_deg": {
-            "mean": float(good["snxsn_angle_mean"].mean()),
-            "min_over_dataset": float(good["snxsn_angle_min"].min()),
-        },
-        "relax_steps": {
-            "mean": float(good["relax_steps"].mean()),
-            "max": int(good["relax_steps"].max()),
-        },
-    }
+    stability = pd.concat([pd.read_csv(p) for p in stability_paths], ignore_index=True)
+    comparison = label_quality.protocol_comparison(stability, n_sites=n_sites, seed=int(settings["seed"]))
+    comparison["verdict"] = [label_quality.label_verdict(row) for row in comparison.to_dict(orient="records")]
+    clearest = comparison.sort_values("within_over_between").iloc[0]
+    symmetric = stability[stability["protocol"] == "symmetric"]
+    gfn1 = symmetric[["id", "n_I", "gap_base"]].rename(columns={"gap_base": "gap_gfn1_raw"})
+    if pbe_paths:
+        pbe = pd.concat([pd.read_csv(p) for p in pbe_paths], ignore_index=True)
+        pbe_check = label_quality.pbe_comparison(gfn1, pbe, n_sites=n_sites)
+        pbe_check["gpaw_version"] = str(pbe["gpaw_version"].iloc[0])
+    else:  # GPAW not run: said so, never silently
+        pbe = pd.DataFrame({"seconds": []})
+        pbe_check = {"n_cells": 0, "gpaw_version": "", "note": "not run"}
+
     provenance = {
         "what": (
             f"{spec.a_site}{spec.b_site}{spec.host}3-x{spec.substituent}x {spec.supercell}x{spec.supercell}x{spec.supercell} "
-            f"supercells ({5 * spec.n_formula_units} atoms): CHGNet-relaxed geometries, "
+            f"supercells ({5 * spec.n_formula_units} atoms): CHGNet-relaxed geometries ({protocol.name} protocol), "
             "Gamma-point GFN1-xTB band gaps (tblite) linearly calibrated on the end members. "
             "Not hybrid-DFT: absolute gaps are not quantitative."
         ),
         "n_configurations": len(kept),
-        "excluded": dropped,
+        "n_planned": int(len(records)),
+        "excluded": excluded.to_dict(orient="records"),
+        "excluded_by_n_I": excluded.groupby("n_I").size().astype(int).to_dict(),
         "protocol": asdict(protocol),
         "parent": asdict(spec),
-        "sampling": settings,
+        "sampling": {k: v for k, v in settings.items() if k != "protocol"},
         "calibration": {
             "formula": "band_gap = intercept + slope * gap_gfn1_raw",
             "slope": slope,
             "intercept": intercept,
+            "evidence": "the two end members alone (their raw GFN1 gaps mapped onto the experimental gaps)",
+            "end_members_raw_gap_eV": {formulas["host"]: raw_host, formulas["substituent"]: raw_sub},
             "experimental_end_members_eV": {formulas[end]: experiment[end] for end in ("host", "substituent")},
         },
-        "sanity_checks": sanity,
-        "wall_time_s": {
-            "relax_total": float(records["seconds_relax"].sum()),
-            "gap_total": float(records["seconds_gap"].sum()),
-            "per_configuration_mean": float((records["seconds_relax"] + records["seconds_gap"]).mean()),
+        "symmetry_by_n_I": _symmetry_table(good),
+        "gap_against_x": label_quality.gap_against_x(good, experiment=experiment, n_sites=n_sites),
+        "label_stability": {
+            "sample": "both end members plus stability.per_composition arrangements at each of stability.n_sub",
+            "perturbations": {
+                "symmetric": "every run continued to fmax/2, plus one more symmetry-breaking start",
+                "thermal": "another MD seed from the same relaxed cell",
+                "rattle": "another rattle seed",
+            },
+            "noise_ratio_threshold": label_quality.NOISE_RATIO,
+            "protocol_comparison": comparison.round(5).to_dict(orient="records"),
+            "clearest_protocol": str(clearest["protocol"]),
+            "default_protocol": protocol.name,
+            "halving_fmax_max_gap_shift_eV": float(symmetric["kept_halving_gap_shift"].max()),
+            "kept_minimum_changed_by_perturbation": int((symmetric["kept_base"] != symmetric["kept_perturbed"]).sum()),
+            "per_arrangement": stability.drop(columns=[c for c in stability.columns if c.startswith("runs_")])
+            .round(5)
+            .to_dict(orient="records"),
         },
-        "tool_versions": tool_versions(),
+        "pbe_cross_check": pbe_check,
+        "wall_time_s": {
+            "labels_total": float(records["seconds_label"].sum()),
+            "per_configuration_mean": float(records["seconds_label"].mean()),
+            "stability_sample_total": float(stability["seconds_per_label"].sum()),
+            "pbe_total": float(pbe["seconds"].sum()),
+        },
+        "tool_versions": tool_versions() | {"gpaw (PBE cross-check)": pbe_check["gpaw_version"]},
     }
     write_json(provenance_out, provenance)
-    log(f"kept {len(kept)} configurations, excluded {len(dropped)}; calibration slope {slope:.3f}")
+    if clearest["protocol"] != protocol.name:
+        log(
+            f"warning: the {clearest['protocol']} protocol's labels are more clearly a property of the arrangement "
+            f"than {protocol.name}'s"
+        )
+    log(f"kept {len(kept)} configurations, excluded {len(excluded)}; calibration slope {slope:.3f}")

@@ -1,40 +1,16 @@
-"""Geometry and gap of one cell: CHGNet relaxation, framework check, GFN1-xTB gap.
+"""Gap and checks of one cell: seeded rattle, framework check, GFN1-xTB gap.
 
-Used by the demo-dataset generator and by screening's next round, so both relax
-a cell the same way.
+Shared by the relaxation protocols (`relaxation`), the demo-dataset generator
+and screening's next round.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
-import torch
 from pymatgen.core import Structure
 
 HARTREE_EV = 27.211386245988
 BOHR_A = 0.529177210903
-
-
-@dataclass(frozen=True, kw_only=True)
-class Protocol:
-    """How one cell is relaxed and checked (config demo_dataset.protocol)."""
-
-    rattle: float = 0.03  # A
-    fmax: float = 0.05  # eV/A
-    max_steps: int = 500
-    bond_cutoff: float = 3.8  # A, B-X bond of the framework check
-    seed: int = 2024
-
-
-def chgnet_optimizer():
-    """CHGNet's structure optimiser on the CPU (pretrained weights ship inside the chgnet wheel)."""
-    from chgnet.model import StructOptimizer  # the demo environment's relaxer, not a core dependency
-
-    # ASE's cell filter calls scipy's logm every step; its accuracy notes are noise here.
-    warnings.filterwarnings("ignore", message="logm result may be inaccurate")
-    return StructOptimizer(use_device="cpu")
 
 
 def rattled(structure: Structure, *, amplitude: float, seed: int) -> Structure:
@@ -42,22 +18,6 @@ def rattled(structure: Structure, *, amplitude: float, seed: int) -> Structure:
     rng = np.random.default_rng(seed)
     cart = structure.cart_coords + rng.normal(0.0, amplitude, size=(len(structure), 3))
     return Structure(structure.lattice, structure.species, cart, coords_are_cartesian=True)
-
-
-def relax_chgnet(structure: Structure, *, protocol: Protocol, optimizer=None) -> dict:
-    """Relax positions and cell with CHGNet; weights come from the installed wheel."""
-    if optimizer is None:
-        optimizer = chgnet_optimizer()
-    torch.manual_seed(protocol.seed)
-    result = optimizer.relax(structure, fmax=protocol.fmax, steps=protocol.max_steps, relax_cell=True, verbose=False)
-    energies = result["trajectory"].energies
-    forces = np.asarray(result["trajectory"].forces[-1])
-    return {
-        "structure": result["final_structure"],
-        "energy_per_atom": float(energies[-1]) / len(structure),
-        "steps": len(energies),
-        "max_force": float(np.linalg.norm(forces, axis=1).max()),
-    }
 
 
 def gfn1_gap(structure: Structure) -> float:

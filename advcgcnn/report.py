@@ -174,6 +174,76 @@ def _dataset_section(files: dict) -> str:
     )
 
 
+def _labels_section(files: dict) -> str:
+    """How the source's labels were made: protocol, stability, PBE cross-check, gap against x (demo provenance)."""
+    if "label_provenance" not in files:
+        return "<p>No label provenance ships beside the source (a provenance.json next to an extxyz file).</p>"
+    p = read_json(files["label_provenance"])
+    protocol = p.get("protocol", {})
+    parts = [f"<p>{html.escape(p.get('what', ''))}</p>"]
+    if protocol:
+        parts.append(
+            f"<p>Protocol: <code>{html.escape(str(protocol.get('name', 'rattle')))}</code>; "
+            f"{p.get('n_configurations')} configurations kept of {p.get('n_planned', 'the')} planned.</p>"
+        )
+    calibration = p.get("calibration", {})
+    if calibration:
+        parts.append(
+            f"<p>Calibration: {html.escape(calibration['formula'])}, slope {calibration['slope']:.3g}, intercept "
+            f"{calibration['intercept']:.3g} eV; evidence: {html.escape(calibration.get('evidence', 'the two end members'))}.</p>"
+        )
+    stability = p.get("label_stability")
+    if stability:
+        table = pd.DataFrame(stability["protocol_comparison"])
+        default = table[table["protocol"] == stability["default_protocol"]].iloc[0]
+        parts.append(
+            f"<p>Label stability on {int(default['n_arrangements'])} arrangements relabelled under a perturbation of each "
+            f"protocol. Default protocol <b>{html.escape(stability['default_protocol'])}</b>: labels are "
+            f"{html.escape(default['verdict'])}. Clearest protocol: {html.escape(stability['clearest_protocol'])}. "
+            f"Halving the force tolerance moved a kept gap by at most {stability['halving_fmax_max_gap_shift_eV']:.3f} eV.</p>"
+        )
+        columns = [
+            "protocol",
+            "within_sd_eV",
+            "between_sd_eV",
+            "within_over_between",
+            "ratio_ci_low",
+            "ratio_ci_high",
+            "seconds_per_label",
+            "verdict",
+        ]
+        parts.append(_table(table[columns]))
+    against_x = p.get("gap_against_x")
+    if against_x:
+        ends = against_x["experimental_end_points_eV"]
+        parts.append(
+            f"<p>Labelled gap against x beside experiment (CsSnBr3 {ends['host']} eV, CsSnI3 {ends['substituent']} eV): "
+            + "; ".join(html.escape(n) for n in against_x["disagreements_with_experiment"])
+            + ".</p>"
+            + "<details><summary>Labelled gap per I count</summary>"
+            + _table(pd.DataFrame(against_x["per_n_I"]))
+            + "</details>"
+        )
+    pbe = p.get("pbe_cross_check")
+    if pbe and pbe.get("n_cells"):
+        overall = pbe["all_cells"]
+        parts.append(
+            f"<p>PBE cross-check (GPAW {html.escape(pbe['gpaw_version'])}, Gamma point, {pbe['n_cells']} relaxed cells, "
+            f"{pbe['seconds_per_cell']:.0f} s per cell on {pbe['mpi_ranks']} MPI ranks): over all cells Spearman rho "
+            f"{overall['spearman_rho']:.2f}, slope {overall['slope_pbe_per_gfn1']:.2f} eV PBE per eV GFN1. "
+            "Within a composition:</p>" + _table(pd.DataFrame(pbe["per_composition"]))
+        )
+    elif pbe is not None:
+        parts.append("<p>PBE cross-check: not run.</p>")
+    if p.get("symmetry_by_n_I"):
+        parts.append(
+            "<details><summary>Symmetry of the kept minima per I count</summary>"
+            + _table(pd.DataFrame(p["symmetry_by_n_I"]))
+            + "</details>"
+        )
+    return "".join(parts)  # fmt: skip
+
+
 def _baseline_section(files: dict) -> str:
     s = read_json(files["baseline_summary"])
     rows = pd.DataFrame(
@@ -279,6 +349,9 @@ flagged by retraining alone (sigma-0 classifiers of seeds {null_control["null_se
 
 <h2 id="dataset">Dataset</h2>
 {_dataset_section(files)}
+
+<h2 id="labels">How the labels were made</h2>
+{_labels_section(files)}
 
 <h2 id="cgcnn">CGCNN baseline</h2>
 {_baseline_section(files)}

@@ -12,9 +12,10 @@
    outside what the interpretable model was trained on.
 3. rank: ensemble mean (the two families weighted equally) and spread.
 4. next round: the `n_export` most uncertain candidates are relaxed with
-   CHGNet (`labelling`, the demo dataset's protocol: seeded rattle, FIRE on
-   positions and cell), checked for an intact framework, scored again on the relaxed cell,
-   and written as POSCAR files for DFT.
+   CHGNet exactly as the demo dataset's cells were (`relaxation`,
+   `demo_dataset.protocol`; the thermal protocol's MD is left out), checked for
+   an intact framework, scored again on the relaxed cell, and written as POSCAR
+   files for DFT.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from .inference import GraphTensors, load_model, predict, read_element_table
 from .ingest import composition_numbers
 from .interpret import ensemble_predict, feature_table, load_boosters
 from .io import plain_mode, write_csv
-from .labelling import Protocol, chgnet_optimizer, framework_check, rattled, relax_chgnet
+from .labelling import framework_check
 from .parent import Parent, ParentSpec, decorate
+from .relaxation import Protocol, chgnet_calculator, relax_arrangement
 
 log = logging.getLogger(__name__)
 CANDIDATE_COLUMNS = ["candidate", "mask", "n_sub", "x", "multiplicity"]
@@ -291,7 +293,7 @@ def next_round(
     relax: bool,
     table_out: str,
     poscar_dir: str,
-    optimizer=None,
+    calculator=None,
 ) -> pd.DataFrame:
     """Relax (CHGNet) and rescore the candidates marked for the next round; write their POSCAR files.
 
@@ -301,8 +303,9 @@ def next_round(
     chosen = ranked[ranked["next_round"]].sort_values(["prob_high_std", "candidate"], ascending=[False, True])
     spec = scorer.parent
     parent = spec.build()
-    if relax and optimizer is None and len(chosen):
-        optimizer = chgnet_optimizer()  # one CHGNet for every candidate
+    if relax and calculator is None and len(chosen):
+        torch.set_num_threads(1)
+        calculator = chgnet_calculator()  # one CHGNet for every candidate
     rows, structures = [], {}
     for _, row in chosen.iterrows():
         structure = candidate_structure(row, parent=parent, lattice_fit=lattice_fit)
@@ -316,18 +319,26 @@ def next_round(
         }
         if relax:
             mask = int(row["mask"], 16)
-            # The demo dataset's per-arrangement seed: a candidate relaxes as it would have there.
-            start = rattled(structure, amplitude=protocol.rattle, seed=protocol.seed * 1_000_003 + mask)
-            result = relax_chgnet(start, protocol=protocol, optimizer=optimizer)
-            structure = result["structure"]
+            # The demo dataset's per-arrangement seeds: a candidate relaxes as it would have there.
+            relaxed = relax_arrangement(structure, protocol=protocol, mask=mask, calculator=calculator)
+            structure = relaxed.structure
             check = framework_check(structure, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff)
             record.update(
-                relax_steps=result["steps"],
-                relax_max_force=result["max_force"],
-                energy_per_atom=result["energy_per_atom"],
+                relax_protocol=protocol.name,
+                kept_run=relaxed.kept,
+                relax_converged=relaxed.converged,
+                energy_per_atom=relaxed.energy_per_atom,
+                gap_gfn1_raw=relaxed.gap,
                 framework_intact=check["intact"],
             )
-            log.info("%s relaxed in %d steps; framework intact: %s", row["candidate"], result["steps"], check["intact"])
+            log.info(
+                "%s relaxed (%s, kept %s, %.0f s); framework intact: %s",
+                row["candidate"],
+                protocol.name,
+                relaxed.kept,
+                relaxed.seconds,
+                check["intact"],
+            )
         else:
             record["framework_intact"] = True
         rows.append(record)

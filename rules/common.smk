@@ -1,6 +1,8 @@
 # Config validation, result paths and input functions shared by every stage.
 # The advcgcnn package is installed into the environment (`make setup`: pip install -e .;
 # with --use-conda, envs/*.post-deploy.sh installs it into each rule environment).
+from pathlib import Path
+
 from snakemake.utils import validate
 
 from advcgcnn.ingest import n_chunks
@@ -23,6 +25,15 @@ N_GRAPH_SHARDS = max(1, -(-count_configurations(config["source"]) // config["gra
 def result(path):
     """A path under the configured results folder."""
     return f"{RESULTS}/{path}"
+
+
+def label_provenance(wildcards=None):
+    """How an extxyz source's labels were made (provenance.json beside it, as the demo ships), when present."""
+    source = Path(config["source"]["path"])
+    provenance = source.parent / "provenance.json"
+    if config["source"]["kind"] == "extxyz" and provenance.is_file():
+        return {"label_provenance": str(provenance)}
+    return {}
 
 
 def ingest_chunks(wildcards=None):

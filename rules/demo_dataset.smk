@@ -1,15 +1,19 @@
-# Generator of the embedded demo dataset: `snakemake make_demo_dataset`.
-# Not part of the default target: it takes about an hour of CPU (see README).
+# Generator of the embedded demo dataset: `make demo-dataset` (not in the default target; hours of CPU).
+# The plans and every finished chunk land in demo_dataset.generation_dir, committed with the repository:
+# an interrupted generation continues where it stopped. ancient(): a fresh clone's checkout times
+# must not make committed chunks look older than their plan.
 
 DEMO = config["demo_dataset"]
-DEMO_CHUNKS = range(DEMO["n_chunks"])
+GENERATION = DEMO["generation_dir"]
+DEMO_PROTOCOL = DEMO["protocol"] | {"seed": DEMO["seed"]}
 
 
 rule demo_plan:
     input:
-        orbits=rules.configspace.output.orbits,
+        orbits=ancient(result("configspace/orbits.csv.gz")),
     output:
-        plan=result("demo_dataset/plan.csv"),
+        plan=f"{GENERATION}/plan.csv",
+        stability=f"{GENERATION}/stability_plan.csv",
     log:
         result("logs/demo_dataset/plan.log"),
     conda:
@@ -22,10 +26,10 @@ rule demo_plan:
 
 rule demo_label_chunk:
     input:
-        plan=rules.demo_plan.output.plan,
+        plan=ancient(f"{GENERATION}/plan.csv"),
     output:
-        frames=result("demo_dataset/chunks/{chunk}.extxyz.gz"),
-        records=result("demo_dataset/chunks/{chunk}.csv"),
+        frames=f"{GENERATION}/chunks/{{chunk}}.extxyz.gz",
+        records=f"{GENERATION}/chunks/{{chunk}}.csv",
     log:
         result("logs/demo_dataset/chunk_{chunk}.log"),
     benchmark:
@@ -34,19 +38,65 @@ rule demo_label_chunk:
         "../envs/demo.yaml"
     threads: 1
     resources:
-        runtime=120,
+        runtime=60,
         mem_mb=3000,
     params:
         parent=config["parent"],
-        protocol=DEMO["protocol"] | {"seed": DEMO["seed"]},
+        protocol=DEMO_PROTOCOL,
     script:
         "../workflow_scripts/demo_label_chunk.py"
 
 
+rule demo_stability_chunk:
+    input:
+        plan=ancient(f"{GENERATION}/stability_plan.csv"),
+    output:
+        frames=f"{GENERATION}/stability/{{chunk}}.extxyz.gz",
+        records=f"{GENERATION}/stability/{{chunk}}.csv",
+    log:
+        result("logs/demo_dataset/stability_{chunk}.log"),
+    benchmark:
+        result("benchmarks/demo_dataset/stability_{chunk}.tsv")
+    conda:
+        "../envs/demo.yaml"
+    threads: 1
+    resources:
+        runtime=60,
+        mem_mb=3000,
+    params:
+        parent=config["parent"],
+        protocol=DEMO_PROTOCOL,
+    script:
+        "../workflow_scripts/demo_stability_chunk.py"
+
+
+rule demo_pbe_chunk:
+    input:
+        frames=ancient(f"{GENERATION}/stability/{{chunk}}.extxyz.gz"),
+    output:
+        gaps=f"{GENERATION}/pbe/{{chunk}}.csv",
+    log:
+        result("logs/demo_dataset/pbe_{chunk}.log"),
+    benchmark:
+        result("benchmarks/demo_dataset/pbe_{chunk}.tsv")
+    conda:
+        "../envs/core.yaml"
+    threads: DEMO["pbe_ranks"]
+    resources:
+        runtime=60,
+        mem_mb=4000,
+    params:
+        ranks=DEMO["pbe_ranks"],
+    script:
+        "../workflow_scripts/demo_pbe_chunk.py"
+
+
 rule make_demo_dataset:
     input:
-        frames=expand(rules.demo_label_chunk.output.frames, chunk=DEMO_CHUNKS),
-        records=expand(rules.demo_label_chunk.output.records, chunk=DEMO_CHUNKS),
+        frames=expand(rules.demo_label_chunk.output.frames, chunk=range(DEMO["n_chunks"])),
+        records=expand(rules.demo_label_chunk.output.records, chunk=range(DEMO["n_chunks"])),
+        stability=expand(rules.demo_stability_chunk.output.records, chunk=range(DEMO["stability"]["n_chunks"])),
+        pbe=expand(rules.demo_pbe_chunk.output.gaps, chunk=range(DEMO["stability"]["n_chunks"])),
     output:
         dataset=result("demo_dataset/cssnbr3-xix_demo.extxyz.gz"),
         provenance=result("demo_dataset/provenance.json"),
@@ -56,7 +106,7 @@ rule make_demo_dataset:
         "../envs/demo.yaml"
     params:
         parent=config["parent"],
-        protocol=DEMO["protocol"] | {"seed": DEMO["seed"]},
+        protocol=DEMO_PROTOCOL,
         settings=DEMO,
     script:
         "../workflow_scripts/demo_assemble.py"

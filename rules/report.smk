@@ -3,6 +3,7 @@
 
 rule report_html:
     input:
+        unpack(label_provenance),
         dataset_summary=rules.ingest.output.summary,
         labels=rules.ingest.output.labels,
         quarantine=rules.ingest.output.quarantine,

@@ -1,4 +1,4 @@
-"""The demo-dataset generator (CHGNet relaxation + GFN1-xTB gap) on two tiny runs."""
+"""The demo-dataset generator (CHGNet relaxation, GFN1-xTB gap, GPAW cross-check) and the shipped dataset."""
 
 import json
 
@@ -7,31 +7,37 @@ import pytest
 
 from advcgcnn import demo
 from advcgcnn.io import read_extxyz
-from advcgcnn.labelling import Protocol
 from advcgcnn.parent import ParentSpec
+from advcgcnn.relaxation import Protocol
 
 from .conftest import DEMO_DATASET
 
 
 @pytest.mark.slow
-def test_generator_on_the_two_end_members(tmp_path):
+def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
+    """Label chunk, stability chunk and assembly on both end members plus two n_I = 12 arrangements."""
     pytest.importorskip("chgnet")
     pytest.importorskip("tblite")
-    plan = pd.DataFrame({"mask": [0, (1 << 24) - 1], "n_I": [0, 24], "multiplicity": [1, 1], "n_sites": 24, "chunk": 0})
+    masks = [0, (1 << 24) - 1, 0b1111_0000_1111_0000_1111_0000, 0b1100_1100_0011_0011_1100_0011]
+    counts = [bin(m).count("1") for m in masks]
+    plan = pd.DataFrame({"mask": masks, "n_I": counts, "multiplicity": 1, "n_sites": 24, "chunk": 0})
     plan.to_csv(tmp_path / "plan.csv", index=False)
-    protocol = Protocol(max_steps=60)
+    protocol = Protocol(fmax=0.05, md_steps=20, md_snapshots=2)
     spec = ParentSpec()
-    demo.label_chunk_file(
-        plan_path=tmp_path / "plan.csv",
-        chunk=0,
-        spec=spec,
-        protocol=protocol,
-        frames_out=tmp_path / "c.extxyz.gz",
-        records_out=tmp_path / "c.csv",
-    )
+    for kind, run in (("label", demo.label_chunk_file), ("stability", demo.stability_chunk_file)):
+        run(
+            plan_path=tmp_path / "plan.csv",
+            chunk=0,
+            spec=spec,
+            protocol=protocol,
+            frames_out=tmp_path / f"{kind}.extxyz.gz",
+            records_out=tmp_path / f"{kind}.csv",
+        )
     demo.assemble(
-        frame_paths=[tmp_path / "c.extxyz.gz"],
-        record_paths=[tmp_path / "c.csv"],
+        frame_paths=[tmp_path / "label.extxyz.gz"],
+        record_paths=[tmp_path / "label.csv"],
+        stability_paths=[tmp_path / "stability.csv"],
+        pbe_paths=[],
         spec=spec,
         protocol=protocol,
         settings={"seed": 0, "experimental_gaps": {"host": 1.75, "substituent": 1.30}},
@@ -39,15 +45,49 @@ def test_generator_on_the_two_end_members(tmp_path):
         provenance_out=tmp_path / "p.json",
     )
     frames = read_extxyz(tmp_path / "d.extxyz.gz")
-    assert [f.info["n_I"] for f in frames] == [0, 24]
-    assert [len(f) for f in frames] == [40, 40]
     provenance = json.loads((tmp_path / "p.json").read_text())
-    raw = provenance["sanity_checks"]["end_members_raw_gap_eV"]
+    assert len(frames) + len(provenance["excluded"]) == 4 and [len(f) for f in frames] == [40] * len(frames)
+    calibration = provenance["calibration"]
+    raw = calibration["end_members_raw_gap_eV"]
     assert raw["CsSnBr3"] > raw["CsSnI3"] > 0.3  # bromide gap above iodide, both semiconducting
-    # The calibration maps the end members exactly onto experiment.
-    assert frames[0].info["band_gap"] == pytest.approx(1.75)
-    assert frames[1].info["band_gap"] == pytest.approx(1.30)
-    assert provenance["tool_versions"]["chgnet"] and provenance["protocol"]["max_steps"] == 60
+    for f in frames:  # the calibration maps the end members exactly onto experiment
+        assert f.info["band_gap"] == pytest.approx(calibration["intercept"] + calibration["slope"] * f.info["gap_gfn1_raw"])
+    assert {f.info["n_I"]: f.info["band_gap"] for f in frames if f.info["n_I"] in (0, 24)} == pytest.approx({0: 1.75, 24: 1.30})
+    # The arrangement's symmetry is recorded before and after, and the kept run is named.
+    assert {f.info["kept_run"] for f in frames} <= {"symmetric", "breaking_1"}
+    assert all(f.info["n_unequal_atoms_arrangement"] >= 3 for f in frames)
+    stability = provenance["label_stability"]
+    assert [row["protocol"] for row in stability["protocol_comparison"]] == ["symmetric", "thermal", "rattle"]
+    for row in stability["protocol_comparison"]:
+        assert row["n_arrangements"] == 4 and row["within_sd_eV"] >= 0 and row["between_sd_eV"] > 0
+    assert provenance["pbe_cross_check"] == {"n_cells": 0, "gpaw_version": "", "note": "not run"}
+    assert provenance["tool_versions"]["chgnet"] and provenance["protocol"]["fmax"] == 0.05
+
+
+def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3):
+    """GPAW (Debian, system Python) through the project's child-process route, one MPI rank.
+
+    The gap of cubic CsSnBr3 sits at R: the 5-atom cell's Gamma gap misses it, the 10-atom
+    fcc supercell (vectors a(0,1,1), a(1,0,1), a(1,1,0)) folds R onto Gamma, as the 2x2x2 cell does.
+    """
+    from advcgcnn.pbe import gpaw_command
+
+    try:
+        gpaw_command(ranks=1)
+    except RuntimeError as missing:
+        pytest.skip(str(missing))
+    folded = cubic_cssnbr3.copy()
+    folded.make_supercell([[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+    cells = [
+        {"id": name, "numbers": s.atomic_numbers, "positions": s.cart_coords.tolist(), "cell": s.lattice.matrix.tolist()}
+        for name, s in (("primitive", cubic_cssnbr3), ("folded", folded))
+    ]
+    demo.pbe_gaps(cells=cells, out_path=tmp_path / "pbe.csv", ranks=1)
+    gaps = pd.read_csv(tmp_path / "pbe.csv").set_index("id")
+    assert gaps["ranks"].tolist() == [1, 1]
+    assert (gaps["pbe_energy"] < 0).all()  # Gamma-only energies of small cells are far from converged: not compared
+    # PBE's R-point gap of CsSnBr3 is a few tenths of an eV (experiment 1.75); Gamma alone is several eV.
+    assert 0.1 < gaps.loc["folded", "pbe_gap"] < 1.0 < 3.0 < gaps.loc["primitive", "pbe_gap"]
 
 
 def test_shipped_dataset_matches_its_provenance():

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from advcgcnn.configspace import apply_permutations, arrangement_mask, burnside_orbit_counts, byte_tables, canonical_mask
-from advcgcnn.labelling import Protocol, rattled
+from advcgcnn.labelling import rattled
 from advcgcnn.parent import ParentSpec, decorate
+from advcgcnn.relaxation import Protocol
 from advcgcnn.screening import (
     CANDIDATE_COLUMNS,
     SCORE_COLUMNS,

@@ -72,6 +72,8 @@ def tiny_config(workdir: Path, **overrides) -> dict:
         "adversarial": {"sigma": 0.1, "min_wrong": 1, "attack_epsilons": [0.1, 0.5, 1.0], "attack_steps": 5},
         "interpret": {"bootstrap": 200},
         "screening": {"max_candidates": 30, "n_chunks": 2, "n_export": 4},
+        # The symmetric protocol at a loose tolerance: seconds per candidate instead of a minute.
+        "demo_dataset": {"protocol": {"name": "symmetric", "fmax": 0.05}},
     }
     for key, value in overrides.items():
         config[key] = {**config.get(key, {}), **value}
@@ -229,7 +231,7 @@ def test_full_dag_on_tiny_dataset(tiny_run):
     assert not set(ranked["candidate"]) & labelled
     assert ranked["prob_high_mean"].is_monotonic_decreasing
     next_round = pd.read_csv(results / "screening/next_round.csv")
-    assert len(next_round) == 4 and next_round["relaxed"].all() and (next_round["relax_steps"] > 0).all()
+    assert len(next_round) == 4 and next_round["relaxed"].all() and next_round["kept_run"].notna().all()
     assert set(next_round["candidate"]) == set(ranked.loc[ranked["next_round"], "candidate"])
     poscars = sorted(p.stem for p in (results / "screening/next_round_poscars").glob("*.vasp"))
     assert poscars == sorted(next_round.loc[next_round["framework_intact"], "candidate"])

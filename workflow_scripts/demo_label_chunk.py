@@ -1,9 +1,9 @@
 """Relax (CHGNet) and label (GFN1-xTB) one chunk of the demo dataset."""
 
 from advcgcnn import demo
-from advcgcnn.labelling import Protocol
 from advcgcnn.logs import setup
 from advcgcnn.parent import ParentSpec
+from advcgcnn.relaxation import Protocol
 
 log = setup(snakemake.log[0])
 demo.label_chunk_file(

@@ -5,9 +5,9 @@ import torch
 
 from advcgcnn.graphs import GraphSettings
 from advcgcnn.io import read_json
-from advcgcnn.labelling import Protocol
 from advcgcnn.logs import setup
 from advcgcnn.parent import ParentSpec
+from advcgcnn.relaxation import Protocol
 from advcgcnn.screening import next_round, scorer_from_files
 
 log = setup(snakemake.log[0])

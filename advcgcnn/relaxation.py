@@ -1,0 +1,384 @@
+"""How one arrangement becomes a relaxed cell and a raw GFN1-xTB gap: three protocols.
+
+- `symmetric` (default): the ideal decorated cell at the Vegard lattice constant,
+  no rattle, relaxed (positions and cell, CHGNet, LBFGS) under ASE's
+  `FixSymmetry`, plus `breaking_starts` seeded symmetry-breaking starts relaxed
+  without the constraint, every run to `fmax`. The energy landscape has several
+  nearby minima, so the label is that of the lowest-energy run; every run's
+  energy, gap and space group are recorded and the kept one is named.
+- `thermal`: the symmetric protocol's kept cell, then seeded Langevin dynamics
+  at `md_temperature` (fixed cell); the label is the mean GFN1 gap of
+  `md_snapshots` evenly spaced snapshots, what a room-temperature measurement sees.
+- `rattle`: the earlier demo protocol (seeded Gaussian rattle, CHGNet FIRE to
+  `rattle_fmax`); kept so the protocols can be compared on the same arrangements.
+
+`perturbed=True` relabels under a perturbation of the protocol (label stability):
+symmetric continues every run to half the force tolerance and adds one more
+breaking start; thermal runs another MD seed; rattle draws another rattle seed.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import numpy as np
+import spglib
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from .labelling import gfn1_gap, rattled
+
+ProtocolName = Literal["symmetric", "thermal", "rattle"]
+PROTOCOL_NAMES: tuple[ProtocolName, ...] = get_args(ProtocolName)
+SPACEGROUP_SYMPREC = 0.1  # A, as the descriptors' n_unequal_atoms
+
+
+@dataclass(frozen=True, kw_only=True)
+class Protocol:
+    """How one arrangement is relaxed and labelled (config demo_dataset.protocol)."""
+
+    name: ProtocolName = "symmetric"
+    fmax: float = 0.005  # eV/A; halving it moved no gap of the stability sample by more than 0.02 eV
+    max_steps: int = 3000
+    symprec: float = 1e-3  # A, FixSymmetry's tolerance on the ideal decorated cell
+    breaking_starts: int = 1
+    breaking_amplitude: float = 0.03  # A, seeded Gaussian displacement of a symmetry-breaking start
+    md_temperature: float = 300.0  # K
+    md_timestep_fs: float = 2.0
+    md_steps: int = 1000
+    md_snapshots: int = 10  # evenly spaced, the last at the final step
+    md_friction: float = 0.01  # 1/fs, Langevin
+    rattle: float = 0.03  # A, rattle protocol
+    rattle_fmax: float = 0.05
+    rattle_max_steps: int = 500
+    bond_cutoff: float = 3.8  # A, B-X bond of the framework check
+    seed: int = 2024
+
+    def __post_init__(self):
+        if self.name not in PROTOCOL_NAMES:
+            raise ValueError(f"protocol {self.name!r}: choose one of {PROTOCOL_NAMES}")
+
+
+def arrangement_seed(*, protocol: Protocol, mask: int, replica: int = 0) -> int:
+    """Seed of one arrangement's random draw: order-independent; replica 0 is the earlier demo's rattle seed."""
+    if replica == 0:
+        return protocol.seed * 1_000_003 + mask
+    return int(np.random.SeedSequence([protocol.seed, mask, replica]).generate_state(1)[0])
+
+
+def chgnet_calculator():
+    """CHGNet as an ASE calculator on the CPU (weights ship inside the chgnet wheel)."""
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    class Calculator(CHGNetCalculator):
+        # CHGNet fills free_energy but does not declare it; ASE's cell filters ask for it.
+        implemented_properties = [*CHGNetCalculator.implemented_properties, "free_energy"]
+
+    warnings.filterwarnings("ignore", message="logm result may be inaccurate")
+    # CHGNet converts every ASE cell through pymatgen, which drops FixSymmetry (ASE still applies it).
+    warnings.filterwarnings("ignore", message="Only FixAtoms and FixCartesian is supported")
+    warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
+    return Calculator(model=CHGNet.load(verbose=False), use_device="cpu")
+
+
+def spacegroup(structure: Structure, *, symprec: float = SPACEGROUP_SYMPREC) -> str:
+    cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
+    return spglib.get_spacegroup(cell, symprec=symprec) or "none"
+
+
+@dataclass(kw_only=True)
+class Run:
+    """One relaxation (or MD) from one start."""
+
+    start: str
+    atoms: object  # ase.Atoms, relaxed in place
+    energy_per_atom: float = float("nan")
+    steps: int = 0
+    converged: bool = False
+    max_force: float = float("nan")
+    seconds: float = 0.0
+    gap: float = float("nan")
+    spacegroup_start: str = ""
+    spacegroup_end: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def record(self) -> dict:
+        return {
+            "start": self.start,
+            "energy_per_atom": round(self.energy_per_atom, 7),
+            "gap_gfn1_raw": round(self.gap, 5),
+            "steps": self.steps,
+            "converged": self.converged,
+            "max_force": round(self.max_force, 5),
+            "spacegroup_start": self.spacegroup_start,
+            "spacegroup_end": self.spacegroup_end,
+            "seconds": round(self.seconds, 2),
+            **self.extra,
+        }
+
+    def copy(self) -> Run:
+        atoms = self.atoms.copy()  # constraints come along; the calculator does not
+        return Run(**{**self.__dict__, "atoms": atoms, "extra": dict(self.extra)})
+
+    @property
+    def structure(self) -> Structure:
+        return as_structure(self.atoms)
+
+
+def as_structure(atoms) -> Structure:
+    """The cell as a pymatgen Structure (ASE constraints are not carried over)."""
+    return Structure(atoms.cell.array, atoms.get_chemical_symbols(), atoms.positions, coords_are_cartesian=True)
+
+
+def _cell_filter(atoms):
+    from ase.filters import FrechetCellFilter
+
+    class CachedFrechetCellFilter(FrechetCellFilter):
+        # The optimiser asks for forces up to three times per step; each costs matrix exponentials.
+        _key = None
+
+        def get_forces(self, **kwargs):
+            key = (self.atoms.positions.tobytes(), self.atoms.cell.array.tobytes())
+            if key != self._key:
+                self._forces, self._key = super().get_forces(**kwargs), key
+            return self._forces.copy()
+
+    return CachedFrechetCellFilter(atoms)
+
+
+def relax(run: Run, *, calculator, fmax: float, max_steps: int) -> Run:
+    """Relax positions and cell of `run.atoms` (LBFGS) to `fmax`; constraints on the atoms stay on."""
+    from ase.optimize import LBFGS
+
+    run.atoms.calc = calculator
+    if not run.spacegroup_start:
+        run.spacegroup_start = spacegroup(run.structure)
+    t0 = time.perf_counter()
+    optimizer = LBFGS(_cell_filter(run.atoms), logfile=None)
+    optimizer.run(fmax=fmax, steps=max_steps)
+    run.steps += optimizer.nsteps
+    forces = run.atoms.get_forces()
+    run.max_force = float(np.linalg.norm(forces, axis=1).max())
+    run.converged = bool(optimizer.converged(_cell_filter(run.atoms).get_forces()))
+    run.energy_per_atom = float(run.atoms.get_potential_energy()) / len(run.atoms)
+    structure = run.structure
+    run.spacegroup_end = spacegroup(structure)
+    run.gap = gfn1_gap(structure)
+    run.seconds += time.perf_counter() - t0
+    return run
+
+
+def symmetric_starts(start: Structure, *, protocol: Protocol, mask: int, first: int, count: int) -> list[Run]:
+    """Start 0 is the ideal cell under FixSymmetry; starts 1.. are seeded symmetry-breaking displacements."""
+    from ase.constraints import FixSymmetry
+
+    runs = []
+    for index in range(first, first + count):
+        atoms = AseAtomsAdaptor.get_atoms(start)
+        if index == 0:
+            atoms.set_constraint(FixSymmetry(atoms, symprec=protocol.symprec))
+            runs.append(Run(start="symmetric", atoms=atoms))
+            continue
+        seed = arrangement_seed(protocol=protocol, mask=mask, replica=index)
+        displaced = rattled(start, amplitude=protocol.breaking_amplitude, seed=seed)
+        runs.append(Run(start=f"breaking_{index}", atoms=AseAtomsAdaptor.get_atoms(displaced)))
+    return runs
+
+
+def lowest(runs: list[Run]) -> Run:
+    """The converged run of lowest energy (first on ties); any run if none converged."""
+    pool = [r for r in runs if r.converged] or runs
+    return min(pool, key=lambda r: r.energy_per_atom)
+
+
+@dataclass(kw_only=True)
+class Label:
+    """One arrangement's label under one protocol, with every run behind it."""
+
+    protocol: str
+    gap: float  # raw GFN1 eV
+    structure: Structure  # the kept relaxed cell (thermal: the relaxed cell the MD started from)
+    energy_per_atom: float
+    kept: str
+    converged: bool
+    runs: list[dict]
+    seconds: float
+    gap_sem: float = float("nan")  # thermal: standard error of the snapshot mean
+
+
+def label_symmetric(
+    start: Structure, *, protocol: Protocol, mask: int, calculator, base: list[Run] | None = None
+) -> tuple[Label, list[Run]]:
+    """The symmetric protocol; with `base` (the unperturbed runs) it is the perturbed one."""
+    if base is None:
+        runs = symmetric_starts(start, protocol=protocol, mask=mask, first=0, count=1 + protocol.breaking_starts)
+        fmax = protocol.fmax
+    else:
+        runs = [r.copy() for r in base]
+        for r in runs:
+            r.extra["continued_from_fmax"] = protocol.fmax
+        runs += symmetric_starts(start, protocol=protocol, mask=mask, first=len(base), count=1)
+        fmax = protocol.fmax / 2
+    for r in runs:
+        relax(r, calculator=calculator, fmax=fmax, max_steps=protocol.max_steps)
+    kept = lowest(runs)
+    label = Label(
+        protocol="symmetric",
+        gap=kept.gap,
+        structure=kept.structure,
+        energy_per_atom=kept.energy_per_atom,
+        kept=kept.start,
+        converged=kept.converged,
+        runs=[r.record() for r in runs],
+        seconds=sum(r.seconds for r in runs),
+    )
+    return label, runs
+
+
+def label_thermal(relaxed: Structure, *, protocol: Protocol, mask: int, calculator, replica: int = 0) -> Label:
+    """Mean GFN1 gap over evenly spaced snapshots of seeded Langevin MD from a relaxed cell (fixed cell)."""
+    from ase import units
+    from ase.constraints import FixCom
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+    atoms = AseAtomsAdaptor.get_atoms(relaxed)
+    atoms.calc = calculator
+    rng = np.random.default_rng(arrangement_seed(protocol=protocol, mask=mask, replica=100 + replica))
+    MaxwellBoltzmannDistribution(atoms, temperature_K=protocol.md_temperature, rng=rng)
+    Stationary(atoms)
+    atoms.set_constraint(FixCom())
+    dynamics = Langevin(
+        atoms,
+        timestep=protocol.md_timestep_fs * units.fs,
+        temperature_K=protocol.md_temperature,
+        friction=protocol.md_friction / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
+    every = max(protocol.md_steps // protocol.md_snapshots, 1)
+    gaps, energies = [], []
+    t0 = time.perf_counter()
+    for _ in range(protocol.md_snapshots):
+        dynamics.run(every)
+        snapshot = as_structure(atoms)
+        gaps.append(gfn1_gap(snapshot))
+        energies.append(float(atoms.get_potential_energy()) / len(atoms))
+    seconds = time.perf_counter() - t0
+    gaps = np.array(gaps)
+    return Label(
+        protocol="thermal",
+        gap=float(gaps.mean()),
+        gap_sem=float(gaps.std(ddof=1) / np.sqrt(len(gaps))) if len(gaps) > 1 else float("nan"),
+        structure=relaxed,
+        energy_per_atom=float(np.mean(energies)),
+        kept=f"md_seed_{replica}",
+        converged=True,
+        runs=[{"start": f"md_seed_{replica}", "snapshot_gaps": [round(g, 4) for g in gaps], "seconds": round(seconds, 2)}],
+        seconds=seconds,
+    )
+
+
+def label_rattle(start: Structure, *, protocol: Protocol, mask: int, calculator, replica: int = 0) -> Label:
+    """The earlier demo protocol: seeded rattle, CHGNet FIRE (positions and cell) to `rattle_fmax`."""
+    from ase.optimize import FIRE
+
+    displaced = rattled(start, amplitude=protocol.rattle, seed=arrangement_seed(protocol=protocol, mask=mask, replica=replica))
+    run = Run(start=f"rattle_{replica}", atoms=AseAtomsAdaptor.get_atoms(displaced))
+    run.atoms.calc = calculator
+    run.spacegroup_start = spacegroup(run.structure)
+    t0 = time.perf_counter()
+    optimizer = FIRE(_cell_filter(run.atoms), logfile=None)
+    optimizer.run(fmax=protocol.rattle_fmax, steps=protocol.rattle_max_steps)
+    run.steps = optimizer.nsteps
+    run.converged = bool(optimizer.converged(_cell_filter(run.atoms).get_forces()))
+    run.max_force = float(np.linalg.norm(run.atoms.get_forces(), axis=1).max())
+    run.energy_per_atom = float(run.atoms.get_potential_energy()) / len(run.atoms)
+    structure = run.structure
+    run.spacegroup_end = spacegroup(structure)
+    run.gap = gfn1_gap(structure)
+    run.seconds = time.perf_counter() - t0
+    return Label(
+        protocol="rattle",
+        gap=run.gap,
+        structure=structure,
+        energy_per_atom=run.energy_per_atom,
+        kept=run.start,
+        converged=run.converged,
+        runs=[run.record()],
+        seconds=run.seconds,
+    )
+
+
+def relax_arrangement(start: Structure, *, protocol: Protocol, mask: int, calculator) -> Label:
+    """The relaxed cell of one arrangement (ideal decorated cell `start`): the protocol without its MD."""
+    if protocol.name == "rattle":
+        return label_rattle(start, protocol=protocol, mask=mask, calculator=calculator)
+    return label_symmetric(start, protocol=protocol, mask=mask, calculator=calculator)[0]
+
+
+def label_arrangement(start: Structure, *, protocol: Protocol, mask: int, calculator) -> Label:
+    """The label of one arrangement (its ideal decorated cell `start`) under `protocol`."""
+    symmetric = relax_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
+    if protocol.name != "thermal":
+        return symmetric
+    thermal = label_thermal(symmetric.structure, protocol=protocol, mask=mask, calculator=calculator)
+    thermal.runs = symmetric.runs + thermal.runs
+    thermal.seconds += symmetric.seconds
+    return thermal
+
+
+def stability_labels(start: Structure, *, protocol: Protocol, mask: int, calculator) -> tuple[list[dict], Label]:
+    """Base and perturbed labels of one arrangement under all three protocols, and the symmetric base label.
+
+    The symmetric runs are shared: the thermal protocol starts from their kept cell.
+    """
+    rows = []
+
+    def row(name: str, base: Label, perturbed: Label, cost: float, **extra) -> dict:
+        return {
+            "protocol": name,
+            "gap_base": base.gap,
+            "gap_perturbed": perturbed.gap,
+            "energy_base": base.energy_per_atom,
+            "energy_perturbed": perturbed.energy_per_atom,
+            "kept_base": base.kept,
+            "kept_perturbed": perturbed.kept,
+            "seconds_per_label": cost,
+            **extra,
+        }
+
+    base, base_runs = label_symmetric(start, protocol=protocol, mask=mask, calculator=calculator)
+    perturbed, perturbed_runs = label_symmetric(start, protocol=protocol, mask=mask, calculator=calculator, base=base_runs)
+    halving = [abs(p.gap - b.gap) for b, p in zip(base_runs, perturbed_runs)]
+    rows.append(
+        row(
+            "symmetric",
+            base,
+            perturbed,
+            base.seconds,
+            halving_max_gap_shift=max(halving),
+            kept_halving_gap_shift=abs(next(p.gap for p in perturbed_runs if p.start == base.kept) - base.gap),
+            spacegroup_start=base_runs[0].spacegroup_start,
+            spacegroup_kept=next(r.spacegroup_end for r in base_runs if r.start == base.kept),
+            runs_base=base.runs,
+            runs_perturbed=perturbed.runs,
+        )
+    )
+    thermal = [label_thermal(base.structure, protocol=protocol, mask=mask, calculator=calculator, replica=k) for k in (0, 1)]
+    rows.append(
+        row(
+            "thermal",
+            *thermal,
+            base.seconds + thermal[0].seconds,
+            gap_sem_base=thermal[0].gap_sem,
+            gap_sem_perturbed=thermal[1].gap_sem,
+        )
+    )
+    rattle = [label_rattle(start, protocol=protocol, mask=mask, calculator=calculator, replica=k) for k in (0, 1)]
+    rows.append(row("rattle", *rattle, rattle[0].seconds, converged=rattle[0].converged and rattle[1].converged))
+    return rows, base

@@ -1,0 +1,80 @@
+"""Relaxation protocols: symmetry kept under FixSymmetry, lowest minimum kept, determinism (CHGNet + GFN1-xTB)."""
+
+import numpy as np
+import pytest
+
+from advcgcnn.descriptors import n_unequal_atoms, n_unequal_atoms_arrangement
+from advcgcnn.parent import ParentSpec
+from advcgcnn.relaxation import Protocol, chgnet_calculator, label_arrangement, spacegroup, stability_labels
+
+pytest.importorskip("chgnet")
+pytest.importorskip("tblite")
+pytestmark = pytest.mark.slow  # CHGNet relaxations: 20-60 s each
+
+
+@pytest.fixture(scope="module")
+def calculator():
+    import torch
+
+    torch.set_num_threads(1)
+    return chgnet_calculator()
+
+
+def apical_mask(spec: ParentSpec) -> int:
+    """I on every X site between Sn along z: a layered CsSnBr2I arrangement with few inequivalent atoms."""
+    parent = spec.build()
+    z = parent.structure.frac_coords[parent.sublattice, 2] * spec.supercell
+    return sum(1 << bit for bit, value in enumerate(z) if abs(value - round(value)) > 0.25)
+
+
+def test_symmetric_protocol_keeps_the_arrangements_symmetry(calculator):
+    from advcgcnn.demo import ideal_cell
+
+    spec = ParentSpec()
+    mask = apical_mask(spec)
+    assert bin(mask).count("1") == 8
+    start = ideal_cell(spec=spec, mask=mask)
+    protocol = Protocol(name="symmetric", fmax=0.01, breaking_starts=0)
+    label = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
+    assert label.kept == "symmetric" and label.converged
+    arrangement = n_unequal_atoms_arrangement(start, parent_grid=spec.parent_grid)
+    assert arrangement < 10
+    # Relaxed and read at the descriptors' tolerance: the arrangement's space group and inequivalent atoms.
+    assert spacegroup(label.structure) == spacegroup(start, symprec=1e-3)
+    assert n_unequal_atoms(label.structure) == arrangement
+    assert label.structure.lattice.c != pytest.approx(label.structure.lattice.a, abs=1e-3)  # the cell did relax
+    assert 0.3 < label.gap < 3.5
+
+
+def test_lowest_energy_run_is_kept_and_repeats_exactly(calculator):
+    from advcgcnn.demo import ideal_cell
+
+    spec = ParentSpec()
+    mask = 0b1000_0100_0010_0001_1000_0100  # six I, no special symmetry
+    start = ideal_cell(spec=spec, mask=mask)
+    protocol = Protocol(name="symmetric", fmax=0.05, breaking_starts=2)
+    first = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
+    again = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
+    assert [r["start"] for r in first.runs] == ["symmetric", "breaking_1", "breaking_2"]
+    converged = [r for r in first.runs if r["converged"]]
+    assert first.kept == min(converged, key=lambda r: r["energy_per_atom"])["start"]
+    assert first.energy_per_atom == pytest.approx(min(r["energy_per_atom"] for r in converged), abs=1e-6)
+    assert again.kept == first.kept and again.gap == first.gap
+    assert np.array_equal(again.structure.cart_coords, first.structure.cart_coords)
+
+
+def test_stability_labels_cover_every_protocol(calculator):
+    from advcgcnn.demo import ideal_cell
+
+    spec = ParentSpec()
+    mask = 0b1111_0000_1111_0000_1111_0000
+    start = ideal_cell(spec=spec, mask=mask)
+    protocol = Protocol(fmax=0.05, md_steps=20, md_snapshots=2)
+    rows, symmetric = stability_labels(start, protocol=protocol, mask=mask, calculator=calculator)
+    assert [r["protocol"] for r in rows] == ["symmetric", "thermal", "rattle"]
+    sym = rows[0]
+    # The perturbed symmetric label has every base run continued to fmax/2 plus one more start.
+    assert len(sym["runs_perturbed"]) == len(sym["runs_base"]) + 1 == 3
+    assert sym["gap_base"] == symmetric.gap and sym["halving_max_gap_shift"] >= sym["kept_halving_gap_shift"] >= 0
+    # Perturbations differ from the base: another MD seed, another rattle.
+    assert rows[1]["gap_base"] != rows[1]["gap_perturbed"] and rows[2]["gap_base"] != rows[2]["gap_perturbed"]

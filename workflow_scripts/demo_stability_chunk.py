@@ -1,0 +1,17 @@
+"""Label one chunk of the stability sample twice under every protocol (base and perturbed)."""
+
+from advcgcnn import demo
+from advcgcnn.logs import setup
+from advcgcnn.parent import ParentSpec
+from advcgcnn.relaxation import Protocol
+
+log = setup(snakemake.log[0])
+demo.stability_chunk_file(
+    plan_path=snakemake.input.plan,
+    chunk=int(snakemake.wildcards.chunk),
+    spec=ParentSpec.from_config(snakemake.params.parent),
+    protocol=Protocol(**snakemake.params.protocol),
+    frames_out=snakemake.output.frames,
+    records_out=snakemake.output.records,
+    log=log.info,
+)
