@@ -54,6 +54,9 @@ class GatedConv(nn.Module):
     def __init__(self, atom_fea_len: int, edge_fea_len: int, backend: str = "native"):
         super().__init__()
         self.full = nn.Linear(2 * atom_fea_len + edge_fea_len, 2 * atom_fea_len)
+        # bn_gate removes any shift, so this bias's exact gradient is zero; the rounding noise it gets
+        # instead, Adam would amplify into lr-sized random steps. Frozen, it stays where exact arithmetic keeps it.
+        self.full.bias.requires_grad_(False)
         self.bn_gate = nn.BatchNorm1d(2 * atom_fea_len)
         self.bn_sum = nn.BatchNorm1d(atom_fea_len)
         self.backend = backend

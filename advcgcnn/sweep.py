@@ -43,8 +43,11 @@ def run_point(
     baseline_models: dict[int, str],
     metrics_out: str,
     predictions_out: str,
+    models_per_job: int = 1,
 ) -> pd.DataFrame:
     """One sweep point; `baseline_models` maps fold -> model path (evaluate mode).
+
+    In train mode with `models_per_job` > 1 the fold models train packed (`packed`), that many at once.
 
     `seed` draws the displacements and initialises the models; `split_seed` picks the
     fold split. In evaluate mode `split_seed` must be the split the baseline models
@@ -61,9 +64,20 @@ def run_point(
     torch.set_num_threads(settings.threads)
     y = labels["label"].to_numpy()
     rows, per_fold = [], []
+    packed = {}
+    if mode == "train" and models_per_job > 1:
+        from .packed import Member, train_packed
+
+        fold_ids = [int(f) for f in np.unique(folds)]
+        for start in range(0, len(fold_ids), models_per_job):
+            members = [Member(seed=seed, fold=f, train_mask=folds != f) for f in fold_ids[start : start + models_per_job]]
+            models, _ = train_packed(graphs=perturbed, labels=labels, members=members, settings=settings, element_table=table)
+            packed.update({m.fold: model for m, model in zip(members, models)})
     for fold in np.unique(folds):
         test = folds == fold
-        if mode == "train":
+        if int(fold) in packed:
+            model = packed[int(fold)]
+        elif mode == "train":
             model, _ = train_one(
                 graphs=perturbed,
                 labels=labels,

@@ -59,6 +59,17 @@ def fold_seed_outputs(kind, name):
     )
 
 
+def baseline_packs():
+    """The baseline's (seed, fold) models dealt into packs of train.models_per_job."""
+    members = [(seed, fold) for seed in TRAIN["seeds"] for fold in range(TRAIN["folds"])]
+    size = TRAIN["models_per_job"]
+    return [members[i : i + size] for i in range(0, len(members), size)]
+
+
+def baseline_member_files(members, name):
+    return [result(f"cgcnn/baseline/seed{seed}/fold{fold}/{name}") for seed, fold in members]
+
+
 PERTURB = config["perturb"]
 SIGMAS = [f"{s:g}" for s in PERTURB["sigmas"]]
 ADV_SIGMA = f"{config['adversarial']['sigma']:g}"

@@ -20,4 +20,5 @@ run_point(
     baseline_models=dict(enumerate(snakemake.input.models)),  # evaluate mode: one model per fold, in fold order
     metrics_out=snakemake.output.metrics,
     predictions_out=snakemake.output.predictions,
+    models_per_job=snakemake.params.train["models_per_job"],
 )
