@@ -47,7 +47,7 @@ def gpaw_command(*, ranks: int) -> list[str]:
 
 def pbe_gaps(*, cells: Sequence[dict], out_path: str, ranks: int = 2, log=print) -> None:
     """Run GPAW on `cells` ({"id", "numbers", "positions", "cell"}, A) and write one CSV row per cell."""
-    out = Path(out_path)
+    out = Path(out_path).resolve()  # GPAW runs in a scratch folder: every path it gets is absolute
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pbe.") as work:
         cells_json = Path(work) / "cells.json"

@@ -64,7 +64,7 @@ def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
     assert provenance["tool_versions"]["chgnet"] and provenance["protocol"]["fmax"] == 0.05
 
 
-def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3):
+def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3, monkeypatch):
     """GPAW (Debian, system Python) through the project's child-process route, one MPI rank.
 
     The gap of cubic CsSnBr3 sits at R: the 5-atom cell's Gamma gap misses it, the 10-atom
@@ -82,7 +82,8 @@ def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3):
         {"id": name, "numbers": s.atomic_numbers, "positions": s.cart_coords.tolist(), "cell": s.lattice.matrix.tolist()}
         for name, s in (("primitive", cubic_cssnbr3), ("folded", folded))
     ]
-    demo.pbe_gaps(cells=cells, out_path=tmp_path / "pbe.csv", ranks=1)
+    monkeypatch.chdir(tmp_path)  # a relative output path, as Snakemake passes them
+    demo.pbe_gaps(cells=cells, out_path="pbe.csv", ranks=1)
     gaps = pd.read_csv(tmp_path / "pbe.csv").set_index("id")
     assert gaps["ranks"].tolist() == [1, 1]
     assert (gaps["pbe_energy"] < 0).all()  # Gamma-only energies of small cells are far from converged: not compared
