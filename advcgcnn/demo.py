@@ -331,7 +331,7 @@ def assemble(
         "what": (
             f"{spec.a_site}{spec.b_site}{spec.host}3-x{spec.substituent}x {spec.supercell}x{spec.supercell}x{spec.supercell} "
             f"supercells ({5 * spec.n_formula_units} atoms): CHGNet-relaxed geometries ({protocol.name} protocol), "
-            "Gamma-point GFN1-xTB band gaps (tblite) linearly calibrated on the end members. "
+            f"Gamma-point GFN1-xTB band gaps (tblite) linearly calibrated ({method}, see calibration). "
             "Not hybrid-DFT: absolute gaps are not quantitative."
         ),
         "n_configurations": len(kept),

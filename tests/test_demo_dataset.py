@@ -9,6 +9,7 @@ from advcgcnn import demo
 from advcgcnn.io import read_extxyz
 from advcgcnn.parent import ParentSpec
 from advcgcnn.relaxation import Protocol
+from advcgcnn.report import _labels_section
 
 from .conftest import DEMO_DATASET
 
@@ -62,6 +63,9 @@ def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
         assert row["n_arrangements"] == 4 and row["within_sd_eV"] >= 0 and row["between_sd_eV"] > 0
     assert provenance["pbe_cross_check"] == {"n_cells": 0, "gpaw_version": "", "note": "not run"}
     assert provenance["tool_versions"]["chgnet"] and provenance["protocol"]["fmax"] == 0.05
+    # The report's section on how the labels were made reads this provenance.
+    section = _labels_section({"label_provenance": tmp_path / "p.json"})
+    assert "Label stability on 4 arrangements" in section and "PBE cross-check: not run" in section
 
 
 def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3, monkeypatch):
@@ -89,6 +93,12 @@ def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3, monkeypatch):
     assert (gaps["pbe_energy"] < 0).all()  # Gamma-only energies of small cells are far from converged: not compared
     # PBE's R-point gap of CsSnBr3 is a few tenths of an eV (experiment 1.75); Gamma alone is several eV.
     assert 0.1 < gaps.loc["folded", "pbe_gap"] < 1.0 < 3.0 < gaps.loc["primitive", "pbe_gap"]
+
+
+def test_report_describes_the_shipped_labels():
+    section = _labels_section({"label_provenance": DEMO_DATASET.parent / "provenance.json"})
+    provenance = json.loads((DEMO_DATASET.parent / "provenance.json").read_text())
+    assert f"{provenance['n_configurations']} configurations kept" in section and "Calibration:" in section
 
 
 def test_shipped_dataset_matches_its_provenance():
