@@ -26,12 +26,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .folds import fold_assignment
 from .graphs import GraphSet
 from .inference import GraphTensors, load_training_data, pick_device, read_element_table
-from .io import atomic_path
 from .model import CGCNN
-from .training import TrainSettings, finish_fold, settings_fingerprint, with_cuda_graphs
+from .training import (
+    TrainSettings,
+    checkpoint_beside,
+    finish_fold,
+    held_out_mask,
+    read_checkpoint,
+    settings_fingerprint,
+    with_cuda_graphs,
+    write_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 # Buffers every member shares (not stacked along the model axis).
@@ -360,17 +367,14 @@ def _checkpoint(*, packed, optimizer, members, singles, fingerprints, histories,
             continue
         single = singles[k]
         single.load_state_dict(packed.unpacked_state(k))
-        with atomic_path(member.checkpoint_path) as tmp:
-            torch.save(
-                {
-                    "fingerprint": fingerprints[k],
-                    "epoch": epoch,
-                    "history": histories[k],
-                    "model": single.state_dict(),
-                    "optimizer": optimizer.torch_state(k, single),
-                },
-                tmp,
-            )
+        write_checkpoint(
+            path=member.checkpoint_path,
+            fingerprint=fingerprints[k],
+            epoch=epoch,
+            history=histories[k],
+            model_state=single.state_dict(),
+            optimizer_state=optimizer.torch_state(k, single),
+        )
     log.info("checkpoints written at epoch %d", epoch)
 
 
@@ -378,12 +382,8 @@ def _resume(*, packed, optimizer, members, fingerprints, histories, device) -> i
     """Resume when every member has a checkpoint of its own run at one epoch; else start afresh."""
     states = []
     for member, fingerprint in zip(members, fingerprints):
-        path = member.checkpoint_path
-        if not path or not os.path.exists(path):
-            return 0
-        state = torch.load(path, map_location=device, weights_only=False)
-        if state.get("fingerprint") != fingerprint:
-            log.warning("ignoring %s: written by a run with other settings or data", path)
+        state = read_checkpoint(path=member.checkpoint_path, fingerprint=fingerprint, device=device)
+        if state is None:
             return 0
         states.append(state)
     if len({s["epoch"] for s in states}) != 1:
@@ -421,10 +421,8 @@ def run_pack(
     element_table = read_element_table(graph_paths[0])
     test_masks, packed_members = [], []
     for (seed, fold), out in zip(members, outputs, strict=True):
-        test_mask = fold_assignment(folds=folds_csv, seed=seed, ids=graphs.ids) == fold
-        if not test_mask.any():
-            raise ValueError(f"fold {fold} of seed {seed} holds no configuration")
-        checkpoint = os.path.join(os.path.dirname(out["model"]), "checkpoint.pt")
+        test_mask = held_out_mask(folds_csv=folds_csv, seed=seed, fold=fold, ids=graphs.ids)
+        checkpoint = checkpoint_beside(model_out=out["model"])
         packed_members.append(Member(seed=seed, fold=fold, train_mask=~test_mask, checkpoint_path=checkpoint))
         test_masks.append(test_mask)
     models, infos = train_packed(

@@ -150,15 +150,15 @@ def _cell_filter(atoms):
     return CachedFrechetCellFilter(atoms)
 
 
-def relax(run: Run, *, calculator, fmax: float, max_steps: int) -> Run:
-    """Relax positions and cell of `run.atoms` (LBFGS) to `fmax`; constraints on the atoms stay on."""
-    from ase.optimize import LBFGS
+def relax(run: Run, *, calculator, fmax: float, max_steps: int, optimizer_name: str = "LBFGS") -> Run:
+    """Relax positions and cell of `run.atoms` (ASE `optimizer_name`) to `fmax`; constraints on the atoms stay on."""
+    from ase import optimize
 
     run.atoms.calc = calculator
     if not run.spacegroup_start:
         run.spacegroup_start = spacegroup(run.structure)
     t0 = time.perf_counter()
-    optimizer = LBFGS(_cell_filter(run.atoms), logfile=None)
+    optimizer = getattr(optimize, optimizer_name)(_cell_filter(run.atoms), logfile=None)
     optimizer.run(fmax=fmax, steps=max_steps)
     run.steps += optimizer.nsteps
     forces = run.atoms.get_forces()
@@ -285,27 +285,13 @@ def label_thermal(relaxed: Structure, *, protocol: Protocol, mask: int, calculat
 
 def label_rattle(start: Structure, *, protocol: Protocol, mask: int, calculator, replica: int = 0) -> Label:
     """The earlier demo protocol: seeded rattle, CHGNet FIRE (positions and cell) to `rattle_fmax`."""
-    from ase.optimize import FIRE
-
     displaced = rattled(start, amplitude=protocol.rattle, seed=arrangement_seed(protocol=protocol, mask=mask, replica=replica))
     run = Run(start=f"rattle_{replica}", atoms=AseAtomsAdaptor.get_atoms(displaced))
-    run.atoms.calc = calculator
-    run.spacegroup_start = spacegroup(run.structure)
-    t0 = time.perf_counter()
-    optimizer = FIRE(_cell_filter(run.atoms), logfile=None)
-    optimizer.run(fmax=protocol.rattle_fmax, steps=protocol.rattle_max_steps)
-    run.steps = optimizer.nsteps
-    run.converged = bool(optimizer.converged(_cell_filter(run.atoms).get_forces()))
-    run.max_force = float(np.linalg.norm(run.atoms.get_forces(), axis=1).max())
-    run.energy_per_atom = float(run.atoms.get_potential_energy()) / len(run.atoms)
-    structure = run.structure
-    run.spacegroup_end = spacegroup(structure)
-    run.gap = gfn1_gap(structure)
-    run.seconds = time.perf_counter() - t0
+    relax(run, calculator=calculator, fmax=protocol.rattle_fmax, max_steps=protocol.rattle_max_steps, optimizer_name="FIRE")
     return Label(
         protocol="rattle",
         gap=run.gap,
-        structure=structure,
+        structure=run.structure,
         energy_per_atom=run.energy_per_atom,
         kept=run.start,
         converged=run.converged,

@@ -77,6 +77,32 @@ def _global_mean(total: float, count: int, world: int) -> float:
     return total / max(count, 1)
 
 
+def write_checkpoint(
+    *, path: str, fingerprint: str, epoch: int, history: list[float], model_state: dict, optimizer_state: dict
+) -> None:
+    """One model's resumable state (train_one's and the packed jobs' format), written atomically."""
+    state = {
+        "fingerprint": fingerprint,
+        "epoch": epoch,
+        "history": history,
+        "model": model_state,
+        "optimizer": optimizer_state,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def read_checkpoint(*, path: str | None, fingerprint: str, device) -> dict | None:
+    """The checkpoint at `path` if it was written by the run `fingerprint` names; None otherwise."""
+    if not path or not os.path.exists(path):
+        return None
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        log.warning("ignoring %s: written by a run with other settings or data", path)
+        return None
+    return state
+
+
 def settings_fingerprint(*, settings: TrainSettings, train_ids: list[str], seed: int, fold: int) -> str:
     """Identifies a run; a checkpoint from any other run is never resumed.
 
@@ -145,15 +171,12 @@ def train_one(
     fingerprint = settings_fingerprint(settings=settings, train_ids=[graphs.ids[i] for i in train_idx], seed=seed, fold=fold)
 
     history, start_epoch = [], 0
-    if checkpoint_path and os.path.exists(checkpoint_path):
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            start_epoch, history = state["epoch"], state["history"]
-            log.info("resumed from %s at epoch %d", checkpoint_path, start_epoch)
-        else:
-            log.warning("ignoring %s: written by a run with other settings or data", checkpoint_path)
+    state = read_checkpoint(path=checkpoint_path, fingerprint=fingerprint, device=device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history = state["epoch"], state["history"]
+        log.info("resumed from %s at epoch %d", checkpoint_path, start_epoch)
 
     started = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs):
@@ -184,19 +207,29 @@ def train_one(
                 seed, fold, done, settings.epochs, history[-1], elapsed, left,
             )  # fmt: skip
         if rank == 0 and checkpoint_path and (done % settings.checkpoint_every == 0 or done == settings.epochs):
-            with atomic_path(checkpoint_path) as tmp:
-                torch.save(
-                    {
-                        "fingerprint": fingerprint,
-                        "epoch": done,
-                        "history": history,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                    },
-                    tmp,
-                )
+            write_checkpoint(
+                path=checkpoint_path,
+                fingerprint=fingerprint,
+                epoch=done,
+                history=history,
+                model_state=model.state_dict(),
+                optimizer_state=optimizer.state_dict(),
+            )
             log.info("checkpoint written at epoch %d: %s", done, checkpoint_path)
     return model, {"train_loss": history, "device": str(device)}
+
+
+def held_out_mask(*, folds_csv: str, seed: int, fold: int, ids: list[str]) -> np.ndarray:
+    """The crystals of `fold` under `seed`'s fold assignment; an empty fold is an error."""
+    test_mask = fold_assignment(folds=folds_csv, seed=seed, ids=ids) == fold
+    if not test_mask.any():
+        raise ValueError(f"{folds_csv}: fold {fold} of seed {seed} holds no configuration")
+    return test_mask
+
+
+def checkpoint_beside(*, model_out: str) -> str:
+    """Where a model's resumable checkpoint lives (removed once the model is written)."""
+    return os.path.join(os.path.dirname(model_out), "checkpoint.pt")
 
 
 def run_fold(
@@ -223,12 +256,9 @@ def run_fold(
         os.environ.get("SLURM_JOB_ID", ""),
     )
     graphs, labels = load_training_data(graph_paths=graph_paths, labels_csv=labels_csv)
-    folds = fold_assignment(folds=folds_csv, seed=seed, ids=graphs.ids)
-    test_mask = folds == fold
-    if not test_mask.any():
-        raise ValueError(f"fold {fold} of seed {seed} holds no configuration")
+    test_mask = held_out_mask(folds_csv=folds_csv, seed=seed, fold=fold, ids=graphs.ids)
     element_table = read_element_table(graph_paths[0])
-    checkpoint = os.path.join(os.path.dirname(model_out), "checkpoint.pt")
+    checkpoint = checkpoint_beside(model_out=model_out)
     model, info = train_one(
         graphs=graphs,
         labels=labels,
