@@ -67,7 +67,9 @@ def label_configuration(*, spec: ParentSpec, mask: int, multiplicity: int, proto
 
 def _record(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protocol, start: Structure, label: Label) -> dict:
     n_sub = bin(mask).count("1")
-    check = framework_check(label.structure, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff)
+    check = framework_check(
+        label.structure, reference=start, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff
+    )
     kept = next((r for r in label.runs if r.get("start") == label.kept), {})
     return {
         "id": configuration_id(mask=mask, n_sub=n_sub),
@@ -88,6 +90,8 @@ def _record(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protoco
         "n_unequal_atoms_relaxed": n_unequal_atoms(label.structure),
         "framework_intact": check["intact"],
         "broken_halides": check["broken_halides"],
+        "long_snx_bonds": check["long_bonds"],
+        "snx_bond_max": check["bond_max"],
         "snxsn_angle_mean": check["bxb_angle_mean"],
         "snxsn_angle_min": check["bxb_angle_min"],
         "runs": json.dumps(label.runs),
@@ -253,7 +257,9 @@ def _symmetry_table(records: pd.DataFrame) -> list[dict]:
         .agg(
             configurations=("id", "size"),
             kept_minimum_broke_symmetry=("symmetry_broken", "sum"),
-            kept_breaking_start=("kept_run", lambda k: int((k != "symmetric").sum())),
+            kept_breaking_start=("kept_run", lambda k: int(k.str.startswith("breaking").sum())),
+            with_long_snx_bonds=("long_snx_bonds", lambda n: int((n > 0).sum())),
+            snx_bond_max_median=("snx_bond_max", "median"),
             n_unequal_arrangement_median=("n_unequal_atoms_arrangement", "median"),
             n_unequal_relaxed_median=("n_unequal_atoms_relaxed", "median"),
             n_unequal_relaxed_min=("n_unequal_atoms_relaxed", "min"),
@@ -356,7 +362,8 @@ def assemble(
         "label_stability": {
             "sample": "both end members plus stability.per_composition arrangements at each of stability.n_sub",
             "perturbations": {
-                "symmetric": "every run continued to fmax/2, plus one more symmetry-breaking start",
+                "symmetric": "every run continued to fmax/2, plus a symmetric run with protocol.perturbation_optimizer "
+                "(and one more symmetry-breaking start if the protocol has any)",
                 "thermal": "another MD seed from the same relaxed cell",
                 "rattle": "another rattle seed",
             },

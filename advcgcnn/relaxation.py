@@ -1,20 +1,23 @@
 """How one arrangement becomes a relaxed cell and a raw GFN1-xTB gap: three protocols.
 
 - `symmetric` (default): the ideal decorated cell at the Vegard lattice constant,
-  no rattle, relaxed (positions and cell, CHGNet, LBFGS) under ASE's
-  `FixSymmetry`, plus `breaking_starts` seeded symmetry-breaking starts relaxed
-  without the constraint, every run to `fmax`. The energy landscape has several
-  nearby minima, so the label is that of the lowest-energy run; every run's
-  energy, gap and space group are recorded and the kept one is named.
+  no rattle, relaxed (positions and cell, CHGNet) under ASE's `FixSymmetry` once
+  per optimiser in `optimizers`, plus `breaking_starts` seeded symmetry-breaking
+  starts relaxed without the constraint (default none: CHGNet takes them into
+  off-centred minima whose labels change with every extra start), every run to
+  `fmax`. One relaxation can stop in any of several nearby minima, so the label
+  is that of the lowest-energy run; every run's energy, gap and space group are
+  recorded and the kept one is named.
 - `thermal`: the symmetric protocol's kept cell, then seeded Langevin dynamics
   at `md_temperature` (fixed cell); the label is the mean GFN1 gap of
   `md_snapshots` evenly spaced snapshots, what a room-temperature measurement sees.
 - `rattle`: the earlier demo protocol (seeded Gaussian rattle, CHGNet FIRE to
   `rattle_fmax`); kept so the protocols can be compared on the same arrangements.
 
-`perturbed=True` relabels under a perturbation of the protocol (label stability):
-symmetric continues every run to half the force tolerance and adds one more
-breaking start; thermal runs another MD seed; rattle draws another rattle seed.
+`stability_labels` relabels under a perturbation of each protocol: symmetric
+continues every run to half the force tolerance and adds a run with
+`perturbation_optimizer` (and one more breaking start if the protocol has
+any); thermal runs another MD seed; rattle draws another rattle seed.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ class Protocol:
     """How one arrangement is relaxed and labelled (config demo_dataset.protocol)."""
 
     name: ProtocolName = "symmetric"
-    fmax: float = 0.005  # eV/A; halving it moved no gap of the stability sample by more than 0.02 eV
+    fmax: float = 0.005  # eV/A; the stability sample's halving shifts are in the provenance
     max_steps: int = 3000
     symprec: float = 1e-3  # A, FixSymmetry's tolerance on the ideal decorated cell
-    breaking_starts: int = 1
+    optimizers: tuple[str, ...] = ("LBFGS", "BFGS")  # ase.optimize classes, each relaxes under FixSymmetry
+    perturbation_optimizer: str = "FIRE"  # the stability perturbation's extra symmetric run
+    breaking_starts: int = 0
     breaking_amplitude: float = 0.03  # A, seeded Gaussian displacement of a symmetry-breaking start
     md_temperature: float = 300.0  # K
     md_timestep_fs: float = 2.0
@@ -54,12 +59,24 @@ class Protocol:
     rattle: float = 0.03  # A, rattle protocol
     rattle_fmax: float = 0.05
     rattle_max_steps: int = 500
-    bond_cutoff: float = 3.8  # A, B-X bond of the framework check
+    bond_cutoff: float = 3.8  # A, a bridging B-X bond longer than this counts as long (off-centring)
     seed: int = 2024
 
     def __post_init__(self):
         if self.name not in PROTOCOL_NAMES:
             raise ValueError(f"protocol {self.name!r}: choose one of {PROTOCOL_NAMES}")
+        object.__setattr__(self, "optimizers", tuple(self.optimizers))  # a YAML list arrives as a list
+        if not self.optimizers:
+            raise ValueError("protocol.optimizers: name at least one ase.optimize class")
+        for name in (*self.optimizers, self.perturbation_optimizer):
+            if not _is_optimizer(name):
+                raise ValueError(f"protocol optimiser {name!r} is not an ase.optimize class (e.g. LBFGS, BFGS, FIRE)")
+
+
+def _is_optimizer(name: str) -> bool:
+    from ase import optimize
+
+    return isinstance(getattr(optimize, name, None), type)
 
 
 def arrangement_seed(*, protocol: Protocol, mask: int, replica: int = 0) -> int:
@@ -96,6 +113,7 @@ class Run:
 
     start: str
     atoms: object  # ase.Atoms, relaxed in place
+    optimizer: str = "LBFGS"  # ase.optimize class name
     energy_per_atom: float = float("nan")
     steps: int = 0
     converged: bool = False
@@ -109,6 +127,7 @@ class Run:
     def record(self) -> dict:
         return {
             "start": self.start,
+            "optimizer": self.optimizer,
             "energy_per_atom": round(self.energy_per_atom, 7),
             "gap_gfn1_raw": round(self.gap, 5),
             "steps": self.steps,
@@ -150,15 +169,15 @@ def _cell_filter(atoms):
     return CachedFrechetCellFilter(atoms)
 
 
-def relax(run: Run, *, calculator, fmax: float, max_steps: int, optimizer_name: str = "LBFGS") -> Run:
-    """Relax positions and cell of `run.atoms` (ASE `optimizer_name`) to `fmax`; constraints on the atoms stay on."""
+def relax(run: Run, *, calculator, fmax: float, max_steps: int) -> Run:
+    """Relax positions and cell of `run.atoms` (with `run.optimizer`) to `fmax`; constraints on the atoms stay on."""
     from ase import optimize
 
     run.atoms.calc = calculator
     if not run.spacegroup_start:
         run.spacegroup_start = spacegroup(run.structure)
     t0 = time.perf_counter()
-    optimizer = getattr(optimize, optimizer_name)(_cell_filter(run.atoms), logfile=None)
+    optimizer = getattr(optimize, run.optimizer)(_cell_filter(run.atoms), logfile=None)
     optimizer.run(fmax=fmax, steps=max_steps)
     run.steps += optimizer.nsteps
     forces = run.atoms.get_forces()
@@ -172,21 +191,20 @@ def relax(run: Run, *, calculator, fmax: float, max_steps: int, optimizer_name: 
     return run
 
 
-def symmetric_starts(start: Structure, *, protocol: Protocol, mask: int, first: int, count: int) -> list[Run]:
-    """Start 0 is the ideal cell under FixSymmetry; starts 1.. are seeded symmetry-breaking displacements."""
+def symmetric_run(start: Structure, *, protocol: Protocol, optimizer: str) -> Run:
+    """The ideal decorated cell under FixSymmetry, to be relaxed with `optimizer`."""
     from ase.constraints import FixSymmetry
 
-    runs = []
-    for index in range(first, first + count):
-        atoms = AseAtomsAdaptor.get_atoms(start)
-        if index == 0:
-            atoms.set_constraint(FixSymmetry(atoms, symprec=protocol.symprec))
-            runs.append(Run(start="symmetric", atoms=atoms))
-            continue
-        seed = arrangement_seed(protocol=protocol, mask=mask, replica=index)
-        displaced = rattled(start, amplitude=protocol.breaking_amplitude, seed=seed)
-        runs.append(Run(start=f"breaking_{index}", atoms=AseAtomsAdaptor.get_atoms(displaced)))
-    return runs
+    atoms = AseAtomsAdaptor.get_atoms(start)
+    atoms.set_constraint(FixSymmetry(atoms, symprec=protocol.symprec))
+    return Run(start=f"symmetric_{optimizer}", atoms=atoms, optimizer=optimizer)
+
+
+def breaking_run(start: Structure, *, protocol: Protocol, mask: int, index: int) -> Run:
+    """Seeded symmetry-breaking start `index` (1, 2, ...), relaxed with the first optimiser."""
+    seed = arrangement_seed(protocol=protocol, mask=mask, replica=index)
+    displaced = rattled(start, amplitude=protocol.breaking_amplitude, seed=seed)
+    return Run(start=f"breaking_{index}", atoms=AseAtomsAdaptor.get_atoms(displaced), optimizer=protocol.optimizers[0])
 
 
 def lowest(runs: list[Run]) -> Run:
@@ -215,13 +233,16 @@ def label_symmetric(
 ) -> tuple[Label, list[Run]]:
     """The symmetric protocol; with `base` (the unperturbed runs) it is the perturbed one."""
     if base is None:
-        runs = symmetric_starts(start, protocol=protocol, mask=mask, first=0, count=1 + protocol.breaking_starts)
+        runs = [symmetric_run(start, protocol=protocol, optimizer=name) for name in protocol.optimizers]
+        runs += [breaking_run(start, protocol=protocol, mask=mask, index=k) for k in range(1, protocol.breaking_starts + 1)]
         fmax = protocol.fmax
     else:
         runs = [r.copy() for r in base]
         for r in runs:
             r.extra["continued_from_fmax"] = protocol.fmax
-        runs += symmetric_starts(start, protocol=protocol, mask=mask, first=len(base), count=1)
+        runs.append(symmetric_run(start, protocol=protocol, optimizer=protocol.perturbation_optimizer))
+        if protocol.breaking_starts:
+            runs.append(breaking_run(start, protocol=protocol, mask=mask, index=protocol.breaking_starts + 1))
         fmax = protocol.fmax / 2
     for r in runs:
         relax(r, calculator=calculator, fmax=fmax, max_steps=protocol.max_steps)
@@ -286,8 +307,8 @@ def label_thermal(relaxed: Structure, *, protocol: Protocol, mask: int, calculat
 def label_rattle(start: Structure, *, protocol: Protocol, mask: int, calculator, replica: int = 0) -> Label:
     """The earlier demo protocol: seeded rattle, CHGNet FIRE (positions and cell) to `rattle_fmax`."""
     displaced = rattled(start, amplitude=protocol.rattle, seed=arrangement_seed(protocol=protocol, mask=mask, replica=replica))
-    run = Run(start=f"rattle_{replica}", atoms=AseAtomsAdaptor.get_atoms(displaced))
-    relax(run, calculator=calculator, fmax=protocol.rattle_fmax, max_steps=protocol.rattle_max_steps, optimizer_name="FIRE")
+    run = Run(start=f"rattle_{replica}", atoms=AseAtomsAdaptor.get_atoms(displaced), optimizer="FIRE")
+    relax(run, calculator=calculator, fmax=protocol.rattle_fmax, max_steps=protocol.rattle_max_steps)
     return Label(
         protocol="rattle",
         gap=run.gap,

@@ -321,8 +321,14 @@ def next_round(
             mask = int(row["mask"], 16)
             # The demo dataset's per-arrangement seeds: a candidate relaxes as it would have there.
             relaxed = relax_arrangement(structure, protocol=protocol, mask=mask, calculator=calculator)
+            check = framework_check(
+                relaxed.structure,
+                reference=structure,
+                b_site=spec.b_site,
+                halides=spec.mixed_species,
+                cutoff=protocol.bond_cutoff,
+            )
             structure = relaxed.structure
-            check = framework_check(structure, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff)
             record.update(
                 relax_protocol=protocol.name,
                 kept_run=relaxed.kept,

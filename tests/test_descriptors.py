@@ -89,3 +89,25 @@ def test_arrangement_symmetry_ignores_relaxation_noise():
     # One I among 24 X sites: the I, and Br/Cs/Sn split by their distance to it.
     assert 3 < clean < 40
     assert n_unequal_atoms_arrangement(decorate(parent, 0), parent_grid=4) == 3
+
+
+def test_framework_check_tells_off_centring_from_a_broken_network():
+    from advcgcnn.demo import ideal_cell
+    from advcgcnn.labelling import framework_check
+
+    spec = ParentSpec()
+    ideal = ideal_cell(spec=spec, mask=0b1111_0000_1111_0000_1111_0000)
+    check = dict(reference=ideal, b_site="Sn", halides=spec.mixed_species, cutoff=3.8)
+    assert framework_check(ideal, **check) | {"bond_max": 0} == {
+        "intact": True, "broken_halides": 0, "long_bonds": 0, "bond_max": 0,
+        "bxb_angle_mean": pytest.approx(180), "bxb_angle_min": pytest.approx(180),
+    }  # fmt: skip
+    tin = next(i for i, sp in enumerate(ideal.species) if sp.symbol == "Sn")
+    off_centred = ideal.copy()
+    off_centred.translate_sites([tin], [0.9, 0, 0], frac_coords=False)  # one long bond, one short: same network
+    result = framework_check(off_centred, **check)
+    assert result["intact"] and result["long_bonds"] == 1 and result["bond_max"] > 3.8
+    moved = ideal.copy()
+    halide = next(i for i, sp in enumerate(ideal.species) if sp.symbol in spec.mixed_species)
+    moved.translate_sites([halide], [0.5, 0.5, 0], frac_coords=True)  # the halide now sits between other tins
+    assert not framework_check(moved, **check)["intact"]

@@ -34,9 +34,9 @@ def test_symmetric_protocol_keeps_the_arrangements_symmetry(calculator):
     mask = apical_mask(spec)
     assert bin(mask).count("1") == 8
     start = ideal_cell(spec=spec, mask=mask)
-    protocol = Protocol(name="symmetric", fmax=0.01, breaking_starts=0)
+    protocol = Protocol(name="symmetric", fmax=0.01, optimizers=("LBFGS",))
     label = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
-    assert label.kept == "symmetric" and label.converged
+    assert label.kept == "symmetric_LBFGS" and label.converged
     arrangement = n_unequal_atoms_arrangement(start, parent_grid=spec.parent_grid)
     assert arrangement < 10
     # Relaxed and read at the descriptors' tolerance: the arrangement's space group and inequivalent atoms.
@@ -46,16 +46,23 @@ def test_symmetric_protocol_keeps_the_arrangements_symmetry(calculator):
     assert 0.3 < label.gap < 3.5
 
 
+def test_protocol_rejects_an_unknown_optimiser():
+    with pytest.raises(ValueError, match="NoSuchOptimizer"):
+        Protocol(optimizers=["LBFGS", "NoSuchOptimizer"])
+    assert Protocol(optimizers=["LBFGS"]).optimizers == ("LBFGS",)  # a YAML list becomes a tuple
+
+
 def test_lowest_energy_run_is_kept_and_repeats_exactly(calculator):
     from advcgcnn.demo import ideal_cell
 
     spec = ParentSpec()
     mask = 0b1000_0100_0010_0001_1000_0100  # six I, no special symmetry
     start = ideal_cell(spec=spec, mask=mask)
-    protocol = Protocol(name="symmetric", fmax=0.05, breaking_starts=2)
+    protocol = Protocol(name="symmetric", fmax=0.05, optimizers=("LBFGS", "BFGS"), breaking_starts=1)
     first = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
     again = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
-    assert [r["start"] for r in first.runs] == ["symmetric", "breaking_1", "breaking_2"]
+    assert [r["start"] for r in first.runs] == ["symmetric_LBFGS", "symmetric_BFGS", "breaking_1"]
+    assert [r["optimizer"] for r in first.runs] == ["LBFGS", "BFGS", "LBFGS"]
     converged = [r for r in first.runs if r["converged"]]
     assert first.kept == min(converged, key=lambda r: r["energy_per_atom"])["start"]
     assert first.energy_per_atom == pytest.approx(min(r["energy_per_atom"] for r in converged), abs=1e-6)
@@ -73,8 +80,9 @@ def test_stability_labels_cover_every_protocol(calculator):
     rows, symmetric = stability_labels(start, protocol=protocol, mask=mask, calculator=calculator)
     assert [r["protocol"] for r in rows] == ["symmetric", "thermal", "rattle"]
     sym = rows[0]
-    # The perturbed symmetric label has every base run continued to fmax/2 plus one more start.
-    assert len(sym["runs_perturbed"]) == len(sym["runs_base"]) + 1 == 3
+    # The perturbed symmetric label has every base run continued to fmax/2 plus a run with another optimiser.
+    assert [r["start"] for r in sym["runs_perturbed"]] == ["symmetric_LBFGS", "symmetric_BFGS", "symmetric_FIRE"]
+    assert all(r["continued_from_fmax"] == 0.05 for r in sym["runs_perturbed"][:2])
     assert sym["gap_base"] == symmetric.gap and sym["halving_max_gap_shift"] >= sym["kept_halving_gap_shift"] >= 0
     # Perturbations differ from the base: another MD seed, another rattle.
     assert rows[1]["gap_base"] != rows[1]["gap_perturbed"] and rows[2]["gap_base"] != rows[2]["gap_perturbed"]
