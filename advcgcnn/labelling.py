@@ -53,11 +53,10 @@ def framework_check(structure: Structure, *, reference: Structure, b_site: str, 
     nearest = np.sort(np.argsort(distances, axis=1)[:, :2], axis=1)
     broken = int((nearest != partners).any(axis=1).sum())
     bonds = np.take_along_axis(distances, partners, axis=1)
-    angles = [
-        np.degrees(np.arccos(np.clip(np.dot(v1, v2) / np.linalg.norm(v1) / np.linalg.norm(v2), -1, 1)))
-        for x, (p1, p2) in zip(x_idx, partners)
-        for v1, v2 in [(_min_image(structure, x, b_idx[p1]), _min_image(structure, x, b_idx[p2]))]
-    ]
+    angles = []
+    for x, (p1, p2) in zip(x_idx, partners):  # B-X-B angle through each halide, minimum-image vectors
+        v1, v2 = _min_image(structure, x, b_idx[p1]), _min_image(structure, x, b_idx[p2])
+        angles.append(np.degrees(np.arccos(np.clip(np.dot(v1, v2) / np.linalg.norm(v1) / np.linalg.norm(v2), -1, 1))))
     return {
         "intact": broken == 0,
         "broken_halides": broken,
