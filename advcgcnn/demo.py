@@ -242,6 +242,23 @@ def pbe_chunk_file(*, frames_path: str, out_path: str, ranks: int, log=print) ->
     pbe_gaps(cells=cells, out_path=out_path, ranks=ranks, log=log)
 
 
+HALVING_TOLERANCE_EV = 0.02  # the gap shift a converged label may show when fmax is halved
+
+
+def _halving_summary(shifts: pd.Series, *, fmax: float) -> dict:
+    """How far the kept gaps moved when every run was continued from fmax to fmax/2, against the 0.02 eV criterion."""
+    over = int((shifts > HALVING_TOLERANCE_EV).sum())
+    return {
+        "fmax_eV_per_A": fmax,
+        "criterion_eV": HALVING_TOLERANCE_EV,
+        "n_arrangements": int(len(shifts)),
+        "n_over_criterion": over,
+        "median_shift_eV": float(shifts.median()),
+        "max_shift_eV": float(shifts.max()),
+        "criterion_met": over == 0,
+    }
+
+
 def _excluded(records: pd.DataFrame) -> pd.DataFrame:
     reasons = np.where(~records["framework_intact"].astype(bool), "framework broken", "relaxation not converged")
     bad = ~(records["framework_intact"].astype(bool) & records["relax_converged"].astype(bool))
@@ -372,6 +389,7 @@ def assemble(
             "clearest_protocol": str(clearest["protocol"]),
             "default_protocol": protocol.name,
             "halving_fmax_max_gap_shift_eV": float(symmetric["kept_halving_gap_shift"].max()),
+            "halving_fmax": _halving_summary(symmetric["kept_halving_gap_shift"], fmax=protocol.fmax),
             "kept_minimum_changed_by_perturbation": int((symmetric["kept_base"] != symmetric["kept_perturbed"]).sum()),
             "per_arrangement": stability.drop(columns=[c for c in stability.columns if c.startswith("runs_")])
             .round(5)

@@ -174,6 +174,19 @@ def _dataset_section(files: dict) -> str:
     )
 
 
+def _halving_sentence(stability: dict) -> str:
+    """The force-tolerance check in words; older provenance files carry only the largest shift."""
+    halving = stability.get("halving_fmax")
+    if not halving:
+        return f"Halving the force tolerance moved a kept gap by at most {stability['halving_fmax_max_gap_shift_eV']:.3f} eV."
+    verdict = "met" if halving["criterion_met"] else "not met"
+    return (
+        f"Halving the force tolerance ({halving['fmax_eV_per_A']} eV/A) moved the kept gap by more than "
+        f"{halving['criterion_eV']} eV for {halving['n_over_criterion']} of {halving['n_arrangements']} arrangements "
+        f"(median {halving['median_shift_eV']:.3f} eV, largest {halving['max_shift_eV']:.3f} eV): criterion {verdict}."
+    )
+
+
 def _labels_section(files: dict) -> str:
     """How the source's labels were made: protocol, stability, PBE cross-check, gap against x (demo provenance)."""
     if "label_provenance" not in files:
@@ -200,7 +213,7 @@ def _labels_section(files: dict) -> str:
             f"<p>Label stability on {int(default['n_arrangements'])} arrangements relabelled under a perturbation of each "
             f"protocol. Default protocol <b>{html.escape(stability['default_protocol'])}</b>: labels are "
             f"{html.escape(default['verdict'])}. Clearest protocol: {html.escape(stability['clearest_protocol'])}. "
-            f"Halving the force tolerance moved a kept gap by at most {stability['halving_fmax_max_gap_shift_eV']:.3f} eV.</p>"
+            f"{_halving_sentence(stability)}</p>"
         )
         columns = [
             "protocol",
@@ -416,6 +429,8 @@ figcaption {{ font-size: 0.85em; color: #57606a; }}
 
 
 def _effect_words(claim: dict) -> str:
+    if pd.isna(claim["effect"]):  # nothing to estimate on this data (a constant descriptor)
+        return f"not estimable: {claim['statistic']}"
     lo, hi = claim["interval"]
     words = f"{claim['effect']:+.3g} [{lo:+.3g}, {hi:+.3g}], p = {claim['p_value']:.2g}"
     if "detectable_effect" in claim:

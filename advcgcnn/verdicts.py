@@ -289,14 +289,33 @@ def claim_interpretable_wins(
     )
 
 
-def claim_unequal_atoms_rank(*, run_ranks: pd.DataFrame, feature: str, n_boot: int, seed: int, alpha: float) -> dict:
-    """(e) Rank of `feature` by mean |TreeSHAP| per (seed, fold) run, with a bootstrap interval over runs."""
+def claim_unequal_atoms_rank(
+    *, run_ranks: pd.DataFrame, feature: str, n_boot: int, seed: int, alpha: float, distinct_values: int | None = None
+) -> dict:
+    """(e) Rank of `feature` by mean |TreeSHAP| per (seed, fold) run, with a bootstrap interval over runs.
+
+    `distinct_values`: how many values the feature takes on the data; a constant feature
+    cannot be ranked (its rank is a tie-break), so the claim is then not supported, untested.
+    """
     level = interval_level(alpha=alpha)
     ranks = run_ranks.loc[run_ranks["feature"] == feature, "rank"].to_numpy(float)
     n_features = int(run_ranks["feature"].nunique())
     if ranks.size == 0:
         raise ValueError(
             f"{feature} is not among the interpretable model's features (interpret.features, verdicts.unequal_atoms)"
+        )
+    measure = f"mean rank of {feature} by mean |TreeSHAP| over (seed, fold) runs, 1 = most important, of {n_features}"
+    if distinct_values is not None and distinct_values < 2:
+        return _claim(
+            verdict=NOT_SUPPORTED,
+            effect=None,
+            effect_measure=measure,
+            interval=(float("nan"), float("nan")),
+            level=level,
+            p_value=float("nan"),
+            detectable=float("nan"),
+            statistic=f"{feature} takes one value on this data: the model cannot use it, so its rank says nothing",
+            sentence=f"{feature} is constant on this data, so the claim cannot be tested here (see verdicts.unequal_atoms).",
         )
     rng = np.random.default_rng(seed)
     boot = rng.choice(ranks, size=(n_boot, ranks.size)).mean(axis=1)
@@ -315,7 +334,7 @@ def claim_unequal_atoms_rank(*, run_ranks: pd.DataFrame, feature: str, n_boot: i
     return _claim(
         verdict=verdict,
         effect=mean,
-        effect_measure=f"mean rank of {feature} by mean |TreeSHAP| over (seed, fold) runs, 1 = most important, of {n_features}",
+        effect_measure=measure,
         interval=(lo, hi),
         level=level,
         p_value=p,
@@ -376,6 +395,14 @@ CLAIMS = (
 )
 
 
+def _distinct_values(path, *, column: str) -> int | None:
+    """How many values `column` takes in a descriptor table (None: no table given, or no such column)."""
+    if path is None:
+        return None
+    table = pd.read_csv(path)
+    return int(table[column].nunique()) if column in table else None
+
+
 def compute_claims(*, files: dict, alpha: float, unequal_atoms: str, n_boot: int, seed: int) -> list[dict]:
     """Every claim from the run's files (keys as in rule `report_html`)."""
     results = {
@@ -386,7 +413,12 @@ def compute_claims(*, files: dict, alpha: float, unequal_atoms: str, n_boot: int
         ),
         "d": claim_interpretable_wins(models=pd.read_csv(files["model_comparison"]), alpha=alpha),
         "e": claim_unequal_atoms_rank(
-            run_ranks=pd.read_csv(files["run_ranks"]), feature=unequal_atoms, n_boot=n_boot, seed=seed, alpha=alpha
+            run_ranks=pd.read_csv(files["run_ranks"]),
+            feature=unequal_atoms,
+            n_boot=n_boot,
+            seed=seed,
+            alpha=alpha,
+            distinct_values=_distinct_values(files.get("descriptors"), column=unequal_atoms),
         ),
         "f": claim_disorder_power(power=pd.read_csv(files["power_density"]), alpha=alpha),
     }

@@ -61,11 +61,14 @@ def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
     assert [row["protocol"] for row in stability["protocol_comparison"]] == ["symmetric", "thermal", "rattle"]
     for row in stability["protocol_comparison"]:
         assert row["n_arrangements"] == 4 and row["within_sd_eV"] >= 0 and row["between_sd_eV"] > 0
+    halving = stability["halving_fmax"]
+    assert halving["n_arrangements"] == 4 and halving["criterion_met"] == (halving["n_over_criterion"] == 0)
     assert provenance["pbe_cross_check"] == {"n_cells": 0, "gpaw_version": "", "note": "not run"}
     assert provenance["tool_versions"]["chgnet"] and provenance["protocol"]["fmax"] == 0.05
     # The report's section on how the labels were made reads this provenance.
     section = _labels_section({"label_provenance": tmp_path / "p.json"})
     assert "Label stability on 4 arrangements" in section and "PBE cross-check: not run" in section
+    assert "Halving the force tolerance (0.05 eV/A)" in section
 
 
 def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3, monkeypatch):
@@ -102,14 +105,37 @@ def test_report_describes_the_shipped_labels():
 
 
 def test_shipped_dataset_matches_its_provenance():
+    """The shipped labels: symmetric protocol, every composition, symmetry kept, stable labels, PBE cross-check."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from advcgcnn.descriptors import n_unequal_atoms
+
     provenance = json.loads((DEMO_DATASET.parent / "provenance.json").read_text())
     frames = read_extxyz(DEMO_DATASET)
-    assert len(frames) == provenance["n_configurations"] >= 300
-    checks = provenance["sanity_checks"]
-    assert checks["end_members_order_correct"]
+    assert len(frames) == provenance["n_configurations"] >= 400
+    assert provenance["protocol"]["name"] == "symmetric"
     assert {f.info["n_I"] for f in frames} == set(range(25))  # every composition present
+    calibration = provenance["calibration"]
     for f in frames:
         assert f.info["framework_intact"] and f.info["relax_converged"]
-        assert f.info["band_gap"] == pytest.approx(
-            provenance["calibration"]["intercept"] + provenance["calibration"]["slope"] * f.info["gap_gfn1_raw"]
-        )
+        assert f.info["band_gap"] == pytest.approx(calibration["intercept"] + calibration["slope"] * f.info["gap_gfn1_raw"])
+    # The study's descriptor varies on relaxed cells: recomputed here (spglib, 0.1 A) on every tenth cell.
+    sample = frames[::10]
+    relaxed = {f.info["id"]: n_unequal_atoms(AseAtomsAdaptor.get_structure(f)) for f in sample}
+    assert relaxed == {f.info["id"]: f.info["n_unequal_atoms_relaxed"] for f in sample}
+    assert len(set(relaxed.values())) >= 4
+    end_member = next(f for f in frames if f.info["n_I"] == 0)
+    assert n_unequal_atoms(AseAtomsAdaptor.get_structure(end_member)) == 3  # CsSnBr3 stays Pm-3m
+    # Symmetry breaking and exclusions are counted by composition, and add up.
+    symmetry = pd.DataFrame(provenance["symmetry_by_n_I"])
+    assert symmetry["configurations"].sum() == len(frames)
+    excluded = sum(provenance["excluded_by_n_I"].values())
+    assert excluded == len(provenance["excluded"]) == provenance["n_planned"] - len(frames)
+    # The default protocol's labels belong to the arrangement: within spread well below between, interval included.
+    stability = provenance["label_stability"]
+    default = next(r for r in stability["protocol_comparison"] if r["protocol"] == "symmetric")
+    assert default["n_arrangements"] >= 20 and default["ratio_ci_high"] < 0.5
+    assert {r["protocol"] for r in stability["protocol_comparison"]} == {"symmetric", "thermal", "rattle"}
+    assert stability["halving_fmax"]["n_arrangements"] == default["n_arrangements"]
+    pbe = provenance["pbe_cross_check"]
+    assert pbe["n_cells"] >= 32 and pbe["gpaw_version"] and provenance["wall_time_s"]["pbe_total"] > 0

@@ -3,12 +3,13 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from advcgcnn.io import read_json
 from advcgcnn.sweep import aggregate_curve
-from advcgcnn.verdicts import NOT_SUPPORTED, SUPPORTED, accuracy_trend, claim_accuracy_falls, compute_claims
+from advcgcnn.verdicts import CONTRADICTED, NOT_SUPPORTED, SUPPORTED, accuracy_trend, claim_accuracy_falls, compute_claims
 
 from .conftest import REPO
 from .test_screening_report import write_run_files
@@ -91,3 +92,20 @@ def test_claim_b_ignores_the_words_in_trend_json(tmp_path, alpha):
     files["trend"].write_text(json.dumps(trend))
     claims = compute_claims(files=files, alpha=alpha, unequal_atoms="n_unequal_atoms_arrangement", n_boot=200, seed=0)
     assert {c["id"]: c["verdict"] for c in claims}["b"] == SUPPORTED
+
+
+def test_a_constant_unequal_atoms_descriptor_is_untested_not_contradicted(tmp_path):
+    """Rattled cells all have 40 unequal atoms: the rank is a tie-break, so claim (e) cannot be read from it."""
+    from advcgcnn.report import _effect_words
+
+    files = write_run_files(tmp_path)
+    files["descriptors"] = tmp_path / "descriptors.csv"
+    for values, expected in (([40] * 6, NOT_SUPPORTED), ([3, 10, 12, 18, 20, 40], CONTRADICTED)):
+        pd.DataFrame({"id": range(6), "n_unequal_atoms": values}).to_csv(files["descriptors"], index=False)
+        claims = compute_claims(files=files, alpha=0.05, unequal_atoms="n_unequal_atoms", n_boot=200, seed=0)
+        claim = {c["id"]: c for c in claims}["e"]
+        assert claim["verdict"] == expected
+        if expected == NOT_SUPPORTED:
+            assert "constant" in claim["sentence"] and _effect_words(claim).startswith("not estimable")
+        else:  # a varying descriptor is ranked as before: 4th of 4 in every run
+            assert claim["effect"] == 4
