@@ -112,8 +112,12 @@ def _vectors(structure: Structure, centres: np.ndarray, cutoff: float):
     return c[keep], p[keep], vec[keep], d[keep]
 
 
-def octahedra(structure: Structure, *, b_site: str, halides: tuple[str, ...], cutoff: float = 4.5) -> tuple:
-    """For each B cation: the 6 nearest halides (indices) and the B->X vectors [n_B, 6, 3]."""
+def octahedra(structure: Structure, *, b_site: str, halides: tuple[str, ...], cutoff: float = 5.5) -> tuple:
+    """For each B cation: the 6 nearest halides (indices) and the B->X vectors [n_B, 6, 3].
+
+    `cutoff` only bounds the search: an off-centred Sn(II) keeps bridging bonds of
+    4.5 A and more, while the next shell of halides lies near 1.1 lattice constants.
+    """
     symbols = np.array([sp.symbol for sp in structure.species])
     b_idx = np.flatnonzero(symbols == b_site)
     c, p, vec, d = _vectors(structure, b_idx, cutoff)
@@ -214,5 +218,8 @@ def describe_all(structures: dict, *, parent: ParentSpec, symprec: float = DEFAU
     """Descriptors of every crystal of a flat structure set (see graphs.read_structures)."""
     rows = []
     for i, cid in enumerate(structures["ids"]):
-        rows.append({"id": cid, **describe(to_pymatgen(structures, i), parent=parent, symprec=symprec)})
+        try:
+            rows.append({"id": cid, **describe(to_pymatgen(structures, i), parent=parent, symprec=symprec)})
+        except ValueError as err:
+            raise ValueError(f"configuration {cid}: {err}") from err
     return pd.DataFrame(rows, columns=["id", *DESCRIPTOR_NAMES])

@@ -39,6 +39,19 @@ def test_one_displaced_sn_off_centres_by_the_displacement(cubic_cssnbr3):
     assert n_unequal_atoms(s, symprec=0.01) > 3  # the symmetry is lowered
 
 
+def test_a_strongly_off_centred_sn_keeps_its_octahedron():
+    """Sn(II) off-centring leaves bridging bonds of 4.5 A and more (seen in relaxed demo cells): still its six halides."""
+    from advcgcnn.descriptors import octahedra
+
+    s = ParentSpec(a_host=6.6).build().structure  # Vegard cell of x = 0
+    sn = [i for i, site in enumerate(s) if site.specie.symbol == "Sn"]
+    _, ideal, _ = octahedra(s, b_site="Sn", halides=("Br", "I"))
+    s.translate_sites([sn[0]], [1.3, 0, 0], frac_coords=False)  # Sn-Br 3.3 A -> 2.0 and 4.6 A along x
+    _, shifted, vectors = octahedra(s, b_site="Sn", halides=("Br", "I"))
+    assert np.array_equal(np.sort(shifted, axis=1), np.sort(ideal, axis=1))
+    assert np.linalg.norm(vectors[0], axis=1).max() == pytest.approx(4.6, abs=1e-6)
+
+
 def test_displaced_halide_bends_the_sn_x_sn_angle(cubic_cssnbr3):
     s = cubic_cssnbr3.copy()
     s.translate_sites([2], [0, 0.3, 0], frac_coords=False)  # Br at (a/2,0,0) moved sideways
