@@ -31,11 +31,13 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from . import label_quality
 from .configspace import read_orbits, sample_orbits
 from .descriptors import n_unequal_atoms, n_unequal_atoms_arrangement
+from .ingest import assign_labels
 from .io import read_extxyz, write_csv, write_extxyz, write_json
 from .labelling import framework_check
 from .parent import ParentSpec, decorate
 from .pbe import pbe_gaps
 from .relaxation import Label, Protocol, chgnet_calculator, label_arrangement, stability_labels
+from .solar import shockley_queisser
 
 
 def configuration_id(*, mask: int, n_sub: int) -> str:
@@ -134,6 +136,17 @@ def calibration_choices(*, raw_host: float, raw_substituent: float, experiment: 
             ),
         }
     return choices
+
+
+def class_agreement(*, raw_gaps: pd.Series, ids: pd.Series, calibrations: Mapping) -> float:
+    """Share of configurations whose class (the pipeline's default: top half by SQ efficiency) no calibration changes."""
+    classes = []
+    for choice in calibrations.values():
+        gaps = choice["intercept"] + choice["slope"] * raw_gaps.to_numpy(float)
+        frame = pd.DataFrame({"id": ids.to_numpy(), "sq_efficiency": shockley_queisser(gaps)["efficiency"]})
+        labelled = assign_labels(frame, metric="sq_efficiency", rule="top_fraction", threshold=0.0, top_fraction=0.5)
+        classes.append(labelled["label"].to_numpy())
+    return float(np.all(np.array(classes) == classes[0], axis=0).mean())
 
 
 def end_member_formulas(spec: ParentSpec) -> dict[str, str]:
@@ -371,6 +384,9 @@ def assemble(
             "intercept": intercept,
             "evidence": calibrations[method]["evidence"],
             "alternatives": calibrations,
+            "class_agreement_between_alternatives": class_agreement(
+                raw_gaps=good["gap_gfn1_raw"], ids=good["id"], calibrations=calibrations
+            ),
             "end_members_raw_gap_eV": {formulas["host"]: raw_host, formulas["substituent"]: raw_sub},
             "experimental_end_members_eV": {formulas[end]: experiment[end] for end in ("host", "substituent")},
         },

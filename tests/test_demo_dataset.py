@@ -116,6 +116,7 @@ def test_shipped_dataset_matches_its_provenance():
     assert provenance["protocol"]["name"] == "symmetric"
     assert {f.info["n_I"] for f in frames} == set(range(25))  # every composition present
     calibration = provenance["calibration"]
+    assert calibration["method"] in calibration["alternatives"] and 0 <= calibration["class_agreement_between_alternatives"] <= 1
     for f in frames:
         assert f.info["framework_intact"] and f.info["relax_converged"]
         assert f.info["band_gap"] == pytest.approx(calibration["intercept"] + calibration["slope"] * f.info["gap_gfn1_raw"])
@@ -139,3 +140,14 @@ def test_shipped_dataset_matches_its_provenance():
     assert stability["halving_fmax"]["n_arrangements"] == default["n_arrangements"]
     pbe = provenance["pbe_cross_check"]
     assert pbe["n_cells"] >= 32 and pbe["gpaw_version"] and provenance["wall_time_s"]["pbe_total"] > 0
+
+
+def test_class_agreement_counts_classes_a_calibration_changes():
+    """Top half by SQ efficiency: a shift across the SQ optimum (1.34 eV) swaps classes, a stretch above it does not."""
+    raw = pd.Series([1.0, 1.2, 1.4, 1.6])
+    ids = pd.Series(["a", "b", "c", "d"])
+    identity = {"slope": 1.0, "intercept": 0.0}
+    shifted = {"identity": identity, "shifted": {"slope": 1.0, "intercept": 0.6}}
+    assert demo.class_agreement(raw_gaps=raw, ids=ids, calibrations=shifted) == 0.5  # a and c swap classes
+    above = {"shifted": {"slope": 1.0, "intercept": 0.6}, "stretched": {"slope": 2.0, "intercept": 0.0}}
+    assert demo.class_agreement(raw_gaps=raw, ids=ids, calibrations=above) == 1.0
