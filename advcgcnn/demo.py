@@ -67,11 +67,28 @@ def label_configuration(*, spec: ParentSpec, mask: int, multiplicity: int, proto
     return _atoms_with(label.structure, record), record
 
 
+FRAMEWORK_COLUMNS = (
+    "framework_intact",
+    "broken_halides",
+    "broken_b_sites",
+    "long_snx_bonds",
+    "snx_bond_max",
+    "snxsn_angle_mean",
+    "snxsn_angle_min",
+)
+
+
+def framework_columns(structure: Structure, *, reference: Structure, spec: ParentSpec, protocol: Protocol) -> dict:
+    """The framework check of a relaxed cell against its start, as the chunk tables and the provenance record it."""
+    check = framework_check(
+        structure, reference=reference, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff
+    )
+    names = ("intact", "broken_halides", "broken_b_sites", "long_bonds", "bond_max", "bxb_angle_mean", "bxb_angle_min")
+    return dict(zip(FRAMEWORK_COLUMNS, (check[name] for name in names), strict=True))
+
+
 def _record(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protocol, start: Structure, label: Label) -> dict:
     n_sub = bin(mask).count("1")
-    check = framework_check(
-        label.structure, reference=start, b_site=spec.b_site, halides=spec.mixed_species, cutoff=protocol.bond_cutoff
-    )
     kept = next((r for r in label.runs if r.get("start") == label.kept), {})
     return {
         "id": configuration_id(mask=mask, n_sub=n_sub),
@@ -90,12 +107,7 @@ def _record(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protoco
         "spacegroup_kept": kept.get("spacegroup_end", ""),
         "n_unequal_atoms_arrangement": n_unequal_atoms_arrangement(start, parent_grid=spec.parent_grid),
         "n_unequal_atoms_relaxed": n_unequal_atoms(label.structure),
-        "framework_intact": check["intact"],
-        "broken_halides": check["broken_halides"],
-        "long_snx_bonds": check["long_bonds"],
-        "snx_bond_max": check["bond_max"],
-        "snxsn_angle_mean": check["bxb_angle_mean"],
-        "snxsn_angle_min": check["bxb_angle_min"],
+        **framework_columns(label.structure, reference=start, spec=spec, protocol=protocol),
         "runs": json.dumps(label.runs),
         "seconds_label": label.seconds,
     }
@@ -272,6 +284,26 @@ def _halving_summary(shifts: pd.Series, *, fmax: float) -> dict:
     }
 
 
+def _recheck_frameworks(records: pd.DataFrame, frames: list, *, spec: ParentSpec, protocol: Protocol) -> pd.DataFrame:
+    """The framework check as the code states it now, on the chunks' relaxed cells (chunks may predate a change of rule)."""
+    ids = [atoms.info["id"] for atoms in frames]
+    if ids != records["id"].tolist():
+        raise RuntimeError("chunk frames and records out of step")
+    checked = pd.DataFrame(
+        [
+            framework_columns(
+                AseAtomsAdaptor.get_structure(atoms),
+                reference=ideal_cell(spec=spec, mask=int(atoms.info["mask"])),
+                spec=spec,
+                protocol=protocol,
+            )
+            for atoms in frames
+        ],
+        index=records.index,
+    )
+    return records.assign(**{column: checked[column] for column in checked})
+
+
 def _excluded(records: pd.DataFrame) -> pd.DataFrame:
     reasons = np.where(~records["framework_intact"].astype(bool), "framework broken", "relaxation not converged")
     bad = ~(records["framework_intact"].astype(bool) & records["relax_converged"].astype(bool))
@@ -349,14 +381,17 @@ def assemble(
     slope, intercept = calibrations[method]["slope"], calibrations[method]["intercept"]
     records["band_gap"] = intercept + slope * records["gap_gfn1_raw"]
 
+    recorded_intact = records["framework_intact"].astype(bool)
+    records = _recheck_frameworks(records, frames, spec=spec, protocol=protocol)
+    rechecked = int((records["framework_intact"] != recorded_intact).sum())
+    log(f"framework check rerun on every relaxed cell: {rechecked} verdicts differ from the chunk tables'")
     excluded = _excluded(records)
     kept = []
-    for atoms, rec in zip(frames, records.itertuples()):
-        if atoms.info["id"] != rec.id:
-            raise RuntimeError(f"chunk frames and records out of step at {rec.id}")
-        if rec.id in set(excluded["id"]):
+    for atoms, rec in zip(frames, records.to_dict(orient="records")):
+        if rec["id"] in set(excluded["id"]):
             continue
-        atoms.info["band_gap"] = float(rec.band_gap)
+        atoms.info.update({k: rec[k] for k in FRAMEWORK_COLUMNS})
+        atoms.info["band_gap"] = float(rec["band_gap"])
         atoms.info["band_gap_direct"] = True  # Gamma-point gap of the supercell
         kept.append(atoms)
     kept.sort(key=lambda a: (int(a.info["n_I"]), int(a.info["mask"])))
@@ -374,6 +409,11 @@ def assemble(
         "n_planned": int(len(records)),
         "excluded": excluded.to_dict(orient="records"),
         "excluded_by_n_I": excluded.groupby("n_I").size().astype(int).to_dict(),
+        "framework_check": {
+            "rule": "excluded when a halide's two nearest B are not the two it bridges in the ideal cell, or a B's six "
+            "nearest halides are not its octahedron; bridging bonds longer than protocol.bond_cutoff are counted apart",
+            "rerun_at_assembly_verdicts_changed": rechecked,
+        },
         "protocol": asdict(protocol),
         "parent": asdict(spec),
         "sampling": {k: v for k, v in settings.items() if k != "protocol"},

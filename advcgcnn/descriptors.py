@@ -112,11 +112,12 @@ def _vectors(structure: Structure, centres: np.ndarray, cutoff: float):
     return c[keep], p[keep], vec[keep], d[keep]
 
 
-def octahedra(structure: Structure, *, b_site: str, halides: tuple[str, ...], cutoff: float = 5.5) -> tuple:
+def octahedra(structure: Structure, *, b_site: str, halides: tuple[str, ...], cutoff: float = 6.0) -> tuple:
     """For each B cation: the 6 nearest halides (indices) and the B->X vectors [n_B, 6, 3].
 
     `cutoff` only bounds the search: an off-centred Sn(II) keeps bridging bonds of
-    4.5 A and more, while the next shell of halides lies near 1.1 lattice constants.
+    4.5 A and more in an intact network (the demo's framework check), while the next
+    shell of halides lies near 1.1 lattice constants (6.4-7 A).
     """
     symbols = np.array([sp.symbol for sp in structure.species])
     b_idx = np.flatnonzero(symbols == b_site)

@@ -42,24 +42,31 @@ def gfn1_gap(structure: Structure) -> float:
 def framework_check(structure: Structure, *, reference: Structure, b_site: str, halides: tuple[str, ...], cutoff: float) -> dict:
     """Is the corner-sharing network of `reference` (same site order) still there, and how off-centred are the B cations?
 
-    A halide is broken when its two nearest B cations are no longer the two it bridges in
-    `reference`: a change of connectivity. A bridging bond longer than `cutoff` (A) is counted
-    apart, as a long bond: Sn(II) off-centring stretches bonds continuously without breaking the network.
+    The network changed when a halide's two nearest B cations are no longer the two it
+    bridges in `reference`, or a B cation's six nearest halides are no longer its octahedron
+    (a strongly displaced Sn can come closer to a neighbour's halide than to its own).
+    A bridging bond longer than `cutoff` (A) is counted apart, as a long bond: Sn(II)
+    off-centring stretches bonds continuously without breaking the network.
     """
     x_idx = [i for i, sp in enumerate(reference.species) if sp.symbol in halides]
     b_idx = [i for i, sp in enumerate(reference.species) if sp.symbol == b_site]
-    partners = np.sort(np.argsort(reference.distance_matrix[np.ix_(x_idx, b_idx)], axis=1)[:, :2], axis=1)
+    reference_distances = reference.distance_matrix[np.ix_(x_idx, b_idx)]
     distances = structure.distance_matrix[np.ix_(x_idx, b_idx)]
+    partners = np.sort(np.argsort(reference_distances, axis=1)[:, :2], axis=1)
     nearest = np.sort(np.argsort(distances, axis=1)[:, :2], axis=1)
     broken = int((nearest != partners).any(axis=1).sum())
+    octahedra = np.sort(np.argsort(reference_distances.T, axis=1)[:, :6], axis=1)
+    nearest_six = np.sort(np.argsort(distances.T, axis=1)[:, :6], axis=1)
+    broken_b = int((nearest_six != octahedra).any(axis=1).sum())
     bonds = np.take_along_axis(distances, partners, axis=1)
     angles = []
     for x, (p1, p2) in zip(x_idx, partners):  # B-X-B angle through each halide, minimum-image vectors
         v1, v2 = _min_image(structure, x, b_idx[p1]), _min_image(structure, x, b_idx[p2])
         angles.append(np.degrees(np.arccos(np.clip(np.dot(v1, v2) / np.linalg.norm(v1) / np.linalg.norm(v2), -1, 1))))
     return {
-        "intact": broken == 0,
+        "intact": broken == 0 and broken_b == 0,
         "broken_halides": broken,
+        "broken_b_sites": broken_b,
         "long_bonds": int((bonds > cutoff).sum()),
         "bond_max": float(bonds.max()),
         "bxb_angle_mean": float(np.mean(angles)),

@@ -112,7 +112,7 @@ def test_framework_check_tells_off_centring_from_a_broken_network():
     ideal = ideal_cell(spec=spec, mask=0b1111_0000_1111_0000_1111_0000)
     check = dict(reference=ideal, b_site="Sn", halides=spec.mixed_species, cutoff=3.8)
     assert framework_check(ideal, **check) | {"bond_max": 0} == {
-        "intact": True, "broken_halides": 0, "long_bonds": 0, "bond_max": 0,
+        "intact": True, "broken_halides": 0, "broken_b_sites": 0, "long_bonds": 0, "bond_max": 0,
         "bxb_angle_mean": pytest.approx(180), "bxb_angle_min": pytest.approx(180),
     }  # fmt: skip
     tin = next(i for i, sp in enumerate(ideal.species) if sp.symbol == "Sn")
@@ -124,3 +124,9 @@ def test_framework_check_tells_off_centring_from_a_broken_network():
     halide = next(i for i, sp in enumerate(ideal.species) if sp.symbol in spec.mixed_species)
     moved.translate_sites([halide], [0.5, 0.5, 0], frac_coords=True)  # the halide now sits between other tins
     assert not framework_check(moved, **check)["intact"]
+    # A tin pushed along a face diagonal: every halide keeps its two tins, but a neighbour's halide
+    # (4.6 A) is now nearer to that tin than two of its own (4.9 A): its octahedron is gone.
+    pushed = ideal.copy()
+    pushed.translate_sites([tin], [1.6, 1.6, 0], frac_coords=False)
+    result = framework_check(pushed, **check)
+    assert not result["intact"] and result["broken_halides"] == 0 and result["broken_b_sites"] == 1
