@@ -181,15 +181,54 @@ def arrangement_mask(structure, *, parent: Parent, parent_grid: int) -> int | No
     if len(structure) != len(parent.structure):
         return None
 
-    mask = _mask_on_grid(structure.frac_coords, structure=structure, parent=parent, parent_grid=parent_grid, ideal=ideal)
+    def mask_of(frac: np.ndarray) -> int | None:
+        on_grid = _mask_on_grid(frac, structure=structure, parent=parent, parent_grid=parent_grid, ideal=ideal)
+        return on_grid if on_grid is not None else _mask_by_nearest_sites(frac, structure=structure, parent=parent)
+
+    mask = mask_of(structure.frac_coords)
     if mask is None:
         # A cell with another origin (a DFT cell written elsewhere): put one atom of the parent's first
         # species where the parent has it. The lattice translation that differs is a symmetry of the supercell.
         anchor = parent.structure.species[0]
         same = [i for i, sp in enumerate(structure.species) if sp == anchor]
         if same:
-            shifted = structure.frac_coords + (parent.structure.frac_coords[0] - structure.frac_coords[same[0]])
-            mask = _mask_on_grid(shifted, structure=structure, parent=parent, parent_grid=parent_grid, ideal=ideal)
+            mask = mask_of(structure.frac_coords + (parent.structure.frac_coords[0] - structure.frac_coords[same[0]]))
+    return mask
+
+
+def _mask_by_nearest_sites(frac: np.ndarray, *, structure, parent: Parent) -> int | None:
+    """Each atom on the nearest parent site of its kind (a cation, or the mixed sublattice), in the cell's own metric.
+
+    For distorted cells that rounding to the grid cannot place (an off-centred Sn moves by more than
+    the grid's half spacing); accepted only when every atom lies within half the spacing of its
+    kind's sites, so that the nearest site is unambiguous.
+    """
+    mixed = {parent.host, parent.substituent}
+
+    def kinds(species) -> np.ndarray:
+        return np.array(["mixed" if sp.symbol in mixed else sp.symbol for sp in species])
+
+    parent_kinds, atom_kinds = kinds(parent.structure.species), kinds(structure.species)
+    ideal = parent.structure.frac_coords
+    metric = structure.lattice.matrix
+    site_of = {}
+    for kind in np.unique(parent_kinds):
+        sites, atoms = np.flatnonzero(parent_kinds == kind), np.flatnonzero(atom_kinds == kind)
+        if len(sites) != len(atoms):
+            return None
+        delta = frac[atoms][:, None, :] - ideal[sites][None, :, :]
+        distance = np.linalg.norm((delta - np.round(delta)) @ metric, axis=2)
+        between = ideal[sites][:, None, :] - ideal[sites][None, :, :]
+        spacing = np.linalg.norm((between - np.round(between)) @ metric, axis=2)
+        half = 0.5 * (spacing[spacing > 1e-8].min() if len(sites) > 1 else min(structure.lattice.abc))
+        nearest = distance.argmin(axis=1)
+        if len(set(nearest.tolist())) != len(atoms) or distance[np.arange(len(atoms)), nearest].max() >= half:
+            return None
+        site_of.update({int(sites[n]): int(a) for a, n in zip(atoms, nearest)})
+    mask = 0
+    for bit, site in enumerate(parent.sublattice):
+        if structure.species[site_of[int(site)]].symbol == parent.substituent:
+            mask |= 1 << bit
     return mask
 
 

@@ -45,6 +45,20 @@ def test_a_relaxed_looking_cell_maps_back_to_its_orbit(parent_and_tables):
     assert arrangement_mask(smaller, parent=parent, parent_grid=4) is None
 
 
+def test_a_strongly_off_centred_tin_still_maps_back_to_its_orbit(parent_and_tables):
+    """Symmetric relaxations can move a Sn by more than half the grid spacing (1.5 A): nearest sites still place it."""
+    parent, _, _ = parent_and_tables
+    mask = 0b1111_0000_1111_0000_1111_0000
+    cell = decorate(parent, mask, lattice_constant=6.0)
+    tin = next(i for i, sp in enumerate(cell.species) if sp.symbol == "Sn")
+    cell.translate_sites([tin], [1.8, 0, 0], frac_coords=False)
+    assert arrangement_mask(cell, parent=parent, parent_grid=4) == mask
+    # A halide moved next to a neighbouring halide site: two halides claim one site, not an arrangement.
+    halide = int(parent.sublattice[0])
+    cell.translate_sites([halide], [1.7, 1.7, 0], frac_coords=False)
+    assert arrangement_mask(cell, parent=parent, parent_grid=4) is None
+
+
 def test_canonical_masks_count_the_orbits(parent_and_tables):
     from itertools import combinations
 
