@@ -386,9 +386,10 @@ def assemble(
     rechecked = int((records["framework_intact"] != recorded_intact).sum())
     log(f"framework check rerun on every relaxed cell: {rechecked} verdicts differ from the chunk tables'")
     excluded = _excluded(records)
+    excluded_ids = set(excluded["id"])
     kept = []
     for atoms, rec in zip(frames, records.to_dict(orient="records")):
-        if rec["id"] in set(excluded["id"]):
+        if rec["id"] in excluded_ids:
             continue
         atoms.info.update({k: rec[k] for k in FRAMEWORK_COLUMNS})
         atoms.info["band_gap"] = float(rec["band_gap"])
