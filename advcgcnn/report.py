@@ -187,6 +187,17 @@ def _halving_sentence(stability: dict) -> str:
     )
 
 
+def _refinement_sentence(refinement: dict | None, protocol: dict) -> str:
+    """The kept cells' refinement in words (absent in provenance files that predate it)."""
+    if not refinement:
+        return ""
+    return (
+        f" Every relaxation ran to {protocol.get('fmax')} eV/A; the kept cell was refined to "
+        f"{refinement['refine_fmax_eV_per_A']} eV/A, which moved its gap by {refinement['median_gap_shift_eV']:.3f} eV "
+        f"(median), at most {refinement['max_gap_shift_eV']:.3f} eV."
+    )
+
+
 def _labels_section(files: dict) -> str:
     """How the source's labels were made: protocol, stability, PBE cross-check, gap against x (demo provenance)."""
     if "label_provenance" not in files:
@@ -197,7 +208,8 @@ def _labels_section(files: dict) -> str:
     if protocol:
         parts.append(
             f"<p>Protocol: <code>{html.escape(str(protocol.get('name', 'rattle')))}</code>; "
-            f"{p.get('n_configurations')} configurations kept of {p.get('n_planned', 'the')} planned.</p>"
+            f"{p.get('n_configurations')} configurations kept of {p.get('n_planned', 'the')} planned."
+            f"{_refinement_sentence(p.get('refinement'), protocol)}</p>"
         )
     calibration = p.get("calibration", {})
     if calibration:

@@ -24,7 +24,8 @@ rule demo_plan:
         "../workflow_scripts/demo_plan.py"
 
 
-rule demo_label_chunk:
+# Stage one: the relaxations and the kept (lowest-energy) cell of every arrangement.
+rule demo_relax_chunk:
     input:
         plan=ancient(f"{GENERATION}/plan.csv"),
     output:
@@ -34,6 +35,31 @@ rule demo_label_chunk:
         result("logs/demo_dataset/chunk_{chunk}.log"),
     benchmark:
         result("benchmarks/demo_dataset/chunk_{chunk}.tsv")
+    conda:
+        "../envs/demo.yaml"
+    threads: 1
+    resources:
+        runtime=60,
+        mem_mb=3000,
+    params:
+        parent=config["parent"],
+        protocol=DEMO_PROTOCOL,
+    script:
+        "../workflow_scripts/demo_relax_chunk.py"
+
+
+# Stage two: the kept cell refined to protocol.refine_fmax (and the thermal protocol's MD), then labelled.
+rule demo_label_chunk:
+    input:
+        frames=ancient(f"{GENERATION}/chunks/{{chunk}}.extxyz.gz"),
+        records=ancient(f"{GENERATION}/chunks/{{chunk}}.csv"),
+    output:
+        frames=f"{GENERATION}/labels/{{chunk}}.extxyz.gz",
+        records=f"{GENERATION}/labels/{{chunk}}.csv",
+    log:
+        result("logs/demo_dataset/label_{chunk}.log"),
+    benchmark:
+        result("benchmarks/demo_dataset/label_{chunk}.tsv")
     conda:
         "../envs/demo.yaml"
     threads: 1

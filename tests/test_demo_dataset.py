@@ -16,16 +16,16 @@ from .conftest import DEMO_DATASET
 
 @pytest.mark.slow
 def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
-    """Label chunk, stability chunk and assembly on both end members plus two n_I = 12 arrangements."""
+    """Both label stages, stability chunk and assembly on both end members plus two n_I = 12 arrangements."""
     pytest.importorskip("chgnet")
     pytest.importorskip("tblite")
     masks = [0, (1 << 24) - 1, 0b1111_0000_1111_0000_1111_0000, 0b1100_1100_0011_0011_1100_0011]
     counts = [bin(m).count("1") for m in masks]
     plan = pd.DataFrame({"mask": masks, "n_I": counts, "multiplicity": 1, "n_sites": 24, "chunk": 0})
     plan.to_csv(tmp_path / "plan.csv", index=False)
-    protocol = Protocol(fmax=0.05, md_steps=20, md_snapshots=2)
+    protocol = Protocol(fmax=0.05, refine_fmax=0.025, md_steps=20, md_snapshots=2)
     spec = ParentSpec()
-    for kind, run in (("label", demo.label_chunk_file), ("stability", demo.stability_chunk_file)):
+    for kind, run in (("relax", demo.relax_chunk_file), ("stability", demo.stability_chunk_file)):
         run(
             plan_path=tmp_path / "plan.csv",
             chunk=0,
@@ -34,6 +34,22 @@ def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
             frames_out=tmp_path / f"{kind}.extxyz.gz",
             records_out=tmp_path / f"{kind}.csv",
         )
+    demo.label_chunk_file(
+        frames_path=tmp_path / "relax.extxyz.gz",
+        records_path=tmp_path / "relax.csv",
+        spec=spec,
+        protocol=protocol,
+        frames_out=tmp_path / "label.extxyz.gz",
+        records_out=tmp_path / "label.csv",
+    )
+    # Stage two refines stage one's kept cell: the same run, tighter forces, the steps added.
+    selected, labelled = pd.read_csv(tmp_path / "relax.csv"), pd.read_csv(tmp_path / "label.csv")
+    assert selected["id"].tolist() == labelled["id"].tolist()
+    assert (labelled["kept_run"] == selected["kept_run"]).all()
+    assert (labelled["relax_steps"] >= selected["relax_steps"]).all() and (labelled["seconds_refine"] > 0).all()
+    for runs in labelled["runs"]:
+        refined = json.loads(runs)[-1]
+        assert refined["start"].endswith("_refined") and refined["refined_to_fmax"] == 0.025 and refined["max_force"] < 0.025
     demo.assemble(
         frame_paths=[tmp_path / "label.extxyz.gz"],
         record_paths=[tmp_path / "label.csv"],
@@ -63,12 +79,13 @@ def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
         assert row["n_arrangements"] == 4 and row["within_sd_eV"] >= 0 and row["between_sd_eV"] > 0
     halving = stability["halving_fmax"]
     assert halving["n_arrangements"] == 4 and halving["criterion_met"] == (halving["n_over_criterion"] == 0)
+    assert halving["fmax_eV_per_A"] == 0.025 and provenance["refinement"]["refine_fmax_eV_per_A"] == 0.025
     assert provenance["pbe_cross_check"] == {"n_cells": 0, "gpaw_version": "", "note": "not run"}
     assert provenance["tool_versions"]["chgnet"] and provenance["protocol"]["fmax"] == 0.05
     # The report's section on how the labels were made reads this provenance.
     section = _labels_section({"label_provenance": tmp_path / "p.json"})
     assert "Label stability on 4 arrangements" in section and "PBE cross-check: not run" in section
-    assert "Halving the force tolerance (0.05 eV/A)" in section
+    assert "Halving the force tolerance (0.025 eV/A)" in section
 
 
 def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3, monkeypatch):

@@ -34,9 +34,10 @@ def test_symmetric_protocol_keeps_the_arrangements_symmetry(calculator):
     mask = apical_mask(spec)
     assert bin(mask).count("1") == 8
     start = ideal_cell(spec=spec, mask=mask)
-    protocol = Protocol(name="symmetric", fmax=0.01, optimizers=("LBFGS",))
+    protocol = Protocol(name="symmetric", fmax=0.01, refine_fmax=0.005, optimizers=("LBFGS",))
     label = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
     assert label.kept == "symmetric_LBFGS" and label.converged
+    assert label.refined["start"] == "symmetric_LBFGS_refined" and label.refined["max_force"] < 0.005
     arrangement = n_unequal_atoms_arrangement(start, parent_grid=spec.parent_grid)
     assert arrangement < 10
     # Relaxed and read at the descriptors' tolerance: the arrangement's space group and inequivalent atoms.
@@ -46,7 +47,9 @@ def test_symmetric_protocol_keeps_the_arrangements_symmetry(calculator):
     assert 0.3 < label.gap < 3.5
 
 
-def test_protocol_rejects_an_unknown_optimiser():
+def test_protocol_rejects_an_unknown_optimiser_and_a_looser_refinement():
+    with pytest.raises(ValueError, match="refine_fmax"):
+        Protocol(fmax=0.005, refine_fmax=0.01)
     with pytest.raises(ValueError, match="NoSuchOptimizer"):
         Protocol(optimizers=["LBFGS", "NoSuchOptimizer"])
     assert Protocol(optimizers=["LBFGS"]).optimizers == ("LBFGS",)  # a YAML list becomes a tuple
@@ -58,14 +61,21 @@ def test_lowest_energy_run_is_kept_and_repeats_exactly(calculator):
     spec = ParentSpec()
     mask = 0b1000_0100_0010_0001_1000_0100  # six I, no special symmetry
     start = ideal_cell(spec=spec, mask=mask)
-    protocol = Protocol(name="symmetric", fmax=0.05, optimizers=("LBFGS", "BFGS"), breaking_starts=1)
+    protocol = Protocol(name="symmetric", fmax=0.05, refine_fmax=0.025, optimizers=("LBFGS", "BFGS"), breaking_starts=1)
     first = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
     again = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
-    assert [r["start"] for r in first.runs] == ["symmetric_LBFGS", "symmetric_BFGS", "breaking_1"]
-    assert [r["optimizer"] for r in first.runs] == ["LBFGS", "BFGS", "LBFGS"]
-    converged = [r for r in first.runs if r["converged"]]
-    assert first.kept == min(converged, key=lambda r: r["energy_per_atom"])["start"]
-    assert first.energy_per_atom == pytest.approx(min(r["energy_per_atom"] for r in converged), abs=1e-6)
+    runs, refined = first.runs[:-1], first.runs[-1]
+    assert [r["start"] for r in runs] == ["symmetric_LBFGS", "symmetric_BFGS", "breaking_1"]
+    assert [r["optimizer"] for r in runs] == ["LBFGS", "BFGS", "LBFGS"]
+    converged = [r for r in runs if r["converged"]]
+    kept = min(converged, key=lambda r: r["energy_per_atom"])
+    assert first.kept == kept["start"]
+    # The label is the kept run refined by its own optimiser class: no higher in energy, forces within refine_fmax.
+    assert refined == first.refined and refined["start"] == f"{first.kept}_refined"
+    assert refined["optimizer"] == kept["optimizer"] and refined["max_force"] < 0.025
+    assert first.energy_per_atom == pytest.approx(refined["energy_per_atom"], abs=1e-6)  # records round to 1e-7
+    assert refined["energy_per_atom"] <= kept["energy_per_atom"] + 1e-6
+    assert first.gap == pytest.approx(refined["gap_gfn1_raw"], abs=1e-5)
     assert again.kept == first.kept and again.gap == first.gap
     assert np.array_equal(again.structure.cart_coords, first.structure.cart_coords)
 
@@ -80,9 +90,13 @@ def test_stability_labels_cover_every_protocol(calculator):
     rows, symmetric = stability_labels(start, protocol=protocol, mask=mask, calculator=calculator)
     assert [r["protocol"] for r in rows] == ["symmetric", "thermal", "rattle"]
     sym = rows[0]
-    # The perturbed symmetric label has every base run continued to fmax/2 plus a run with another optimiser.
-    assert [r["start"] for r in sym["runs_perturbed"]] == ["symmetric_LBFGS", "symmetric_BFGS", "symmetric_FIRE"]
+    # The perturbed symmetric label has every base run continued to fmax/2 plus a run with another optimiser,
+    # the kept one refined to refine_fmax/2.
+    starts = [r["start"] for r in sym["runs_perturbed"]]
+    assert starts[:3] == ["symmetric_LBFGS", "symmetric_BFGS", "symmetric_FIRE"] and starts[3].endswith("_refined")
     assert all(r["continued_from_fmax"] == 0.05 for r in sym["runs_perturbed"][:2])
-    assert sym["gap_base"] == symmetric.gap and sym["halving_max_gap_shift"] >= sym["kept_halving_gap_shift"] >= 0
+    assert sym["runs_perturbed"][3]["refined_to_fmax"] == protocol.refine_fmax / 2
+    assert sym["gap_base"] == symmetric.gap and sym["label_fmax"] == protocol.refine_fmax
+    assert sym["kept_halving_gap_shift"] >= 0 and sym["halving_seconds"] > 0
     # Perturbations differ from the base: another MD seed, another rattle.
     assert rows[1]["gap_base"] != rows[1]["gap_perturbed"] and rows[2]["gap_base"] != rows[2]["gap_perturbed"]

@@ -1,4 +1,4 @@
-"""Relax (CHGNet) and label (GFN1-xTB) one chunk of the demo dataset."""
+"""Stage two of one chunk of the demo dataset: the kept cells refined (CHGNet) and labelled (GFN1-xTB)."""
 
 from advcgcnn import demo
 from advcgcnn.logs import setup
@@ -7,8 +7,8 @@ from advcgcnn.relaxation import Protocol
 
 log = setup(snakemake.log[0])
 demo.label_chunk_file(
-    plan_path=snakemake.input.plan,
-    chunk=int(snakemake.wildcards.chunk),
+    frames_path=snakemake.input.frames,
+    records_path=snakemake.input.records,
     spec=ParentSpec.from_config(snakemake.params.parent),
     protocol=Protocol(**snakemake.params.protocol),
     frames_out=snakemake.output.frames,
