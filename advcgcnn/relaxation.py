@@ -53,7 +53,7 @@ class Protocol:
 
     name: ProtocolName = "symmetric"
     fmax: float = 0.005  # eV/A, every run; the lowest-energy one is kept
-    refine_fmax: float = 0.0025  # eV/A, the kept run's refinement (the label's tolerance; = fmax: none)
+    refine_fmax: float = 0.00125  # eV/A, the kept run's refinement (the label's tolerance; = fmax: none)
     max_steps: int = 3000
     symprec: float = 1e-3  # A, FixSymmetry's tolerance on the ideal decorated cell
     optimizers: tuple[str, ...] = ("LBFGS", "BFGS")  # ase.optimize classes, each relaxes under FixSymmetry

@@ -86,7 +86,7 @@ def test_stability_labels_cover_every_protocol(calculator):
     spec = ParentSpec()
     mask = 0b1111_0000_1111_0000_1111_0000
     start = ideal_cell(spec=spec, mask=mask)
-    protocol = Protocol(fmax=0.05, md_steps=20, md_snapshots=2)
+    protocol = Protocol(fmax=0.05, refine_fmax=0.025, md_steps=20, md_snapshots=2)
     rows, symmetric = stability_labels(start, protocol=protocol, mask=mask, calculator=calculator)
     assert [r["protocol"] for r in rows] == ["symmetric", "thermal", "rattle"]
     sym = rows[0]
