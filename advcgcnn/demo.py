@@ -124,16 +124,19 @@ def _record(*, spec: ParentSpec, mask: int, multiplicity: int, protocol: Protoco
         "energy_per_atom": label.energy_per_atom,
         "kept_run": label.kept,
         "relax_converged": label.converged,
-        "relax_steps": int(kept.get("steps", 0)) + int(refined.get("steps", 0)),
+        "relax_steps": int(kept.get("steps", 0)) + sum(int(r["steps"]) for r in label.runs if "refined_to_fmax" in r),
         "spacegroup_start": kept.get("spacegroup_start", ""),
         "spacegroup_kept": refined.get("spacegroup_end", kept.get("spacegroup_end", "")),
         "refine_gap_shift": abs(refined["gap_gfn1_raw"] - kept["gap_gfn1_raw"]) if refined else 0.0,
+        "label_fmax": float(refined.get("label_fmax", protocol.fmax)),
+        "halving_gap_shift": float(refined.get("halving_gap_shift", float("nan"))),
+        "tolerance_converged": bool(refined.get("tolerance_converged", True)),
         "n_unequal_atoms_arrangement": n_unequal_atoms_arrangement(start, parent_grid=spec.parent_grid),
         "n_unequal_atoms_relaxed": n_unequal_atoms(label.structure),
         **framework_columns(label.structure, reference=start, spec=spec, protocol=protocol),
         "runs": json.dumps(label.runs),
         "seconds_label": label.seconds,
-        "seconds_refine": float(refined.get("seconds", 0.0)),
+        "seconds_refine": float(refined.get("ladder_seconds", 0.0)),
     }
 
 
@@ -317,15 +320,12 @@ def pbe_chunk_file(*, frames_path: str, out_path: str, ranks: int, log=print) ->
     pbe_gaps(cells=cells, out_path=out_path, ranks=ranks, log=log)
 
 
-HALVING_TOLERANCE_EV = 0.02  # the gap shift a converged label may show when fmax is halved
-
-
-def _halving_summary(shifts: pd.Series, *, fmax: float) -> dict:
-    """How far the labels moved when their refinement went on from fmax to fmax/2, against the 0.02 eV criterion."""
-    over = int((shifts > HALVING_TOLERANCE_EV).sum())
+def _halving_summary(shifts: pd.Series, *, label_fmax: pd.Series, tolerance: float) -> dict:
+    """How far the labels moved when their own tolerance `label_fmax` was halved, against `tolerance` (eV)."""
+    over = int((shifts > tolerance).sum())
     return {
-        "fmax_eV_per_A": fmax,
-        "criterion_eV": HALVING_TOLERANCE_EV,
+        "label_fmax_eV_per_A": {f"{f:.6g}": int(n) for f, n in label_fmax.value_counts().sort_index(ascending=False).items()},
+        "criterion_eV": tolerance,
         "n_arrangements": int(len(shifts)),
         "n_over_criterion": over,
         "median_shift_eV": float(shifts.median()),
@@ -355,8 +355,14 @@ def _recheck_frameworks(records: pd.DataFrame, frames: list, *, spec: ParentSpec
 
 
 def _excluded(records: pd.DataFrame) -> pd.DataFrame:
-    reasons = np.where(~records["framework_intact"].astype(bool), "framework broken", "relaxation not converged")
-    bad = ~(records["framework_intact"].astype(bool) & records["relax_converged"].astype(bool))
+    intact, relaxed = records["framework_intact"].astype(bool), records["relax_converged"].astype(bool)
+    settled = records["tolerance_converged"].astype(bool)
+    reasons = np.select(
+        [~intact, ~relaxed],
+        ["framework broken", "relaxation not converged"],
+        "label not converged: every halving of the force tolerance moved the gap by more than protocol.gap_tolerance",
+    )
+    bad = ~(intact & relaxed & settled)
     return pd.DataFrame({"id": records.loc[bad, "id"], "n_I": records.loc[bad, "n_I"], "reason": reasons[bad.to_numpy()]})
 
 
@@ -487,7 +493,8 @@ def assemble(
             "sample": "both end members plus stability.per_composition arrangements at each of stability.n_sub",
             "perturbations": {
                 "symmetric": "every run continued to fmax/2, plus a symmetric run with protocol.perturbation_optimizer "
-                "(and one more symmetry-breaking start if the protocol has any), the kept one refined to refine_fmax/2",
+                "(and one more symmetry-breaking start if the protocol has any), "
+                "the kept one refined from refine_fmax/2 (same ladder)",
                 "thermal": "another MD seed from the same relaxed cell",
                 "rattle": "another rattle seed",
             },
@@ -496,20 +503,29 @@ def assemble(
             "clearest_protocol": str(clearest["protocol"]),
             "default_protocol": protocol.name,
             "halving_fmax_max_gap_shift_eV": float(symmetric["kept_halving_gap_shift"].max()),
-            "halving_fmax": _halving_summary(symmetric["kept_halving_gap_shift"], fmax=protocol.refine_fmax)
-            | {"test": "the label's refined cell refined again to refine_fmax/2"},
+            "halving_fmax": _halving_summary(
+                symmetric["kept_halving_gap_shift"], label_fmax=symmetric["label_fmax"], tolerance=protocol.gap_tolerance
+            )
+            | {"test": "the label's cell refined again to half its own tolerance (label_fmax/2)"},
             "kept_minimum_changed_by_perturbation": int((symmetric["kept_base"] != symmetric["kept_perturbed"]).sum()),
             "per_arrangement": stability.drop(columns=[c for c in stability.columns if c.startswith("runs_")])
             .round(5)
             .to_dict(orient="records"),
         },
         "refinement": {
-            "what": "the kept run's cell relaxed again by a fresh optimiser of its class to protocol.refine_fmax; "
-            "its gap is the label",
+            "what": "the kept run's cell relaxed again by a fresh optimiser of its class to protocol.refine_fmax, "
+            "then on by halvings of the tolerance until one moves the gap by at most protocol.gap_tolerance; "
+            "the last cell's gap is the label",
             "refine_fmax_eV_per_A": protocol.refine_fmax,
+            "gap_tolerance_eV": protocol.gap_tolerance,
+            "label_fmax_eV_per_A": {
+                f"{f:.6g}": int(n) for f, n in records["label_fmax"].value_counts().sort_index(ascending=False).items()
+            },
+            "not_tolerance_converged": int((~records["tolerance_converged"].astype(bool)).sum()),
+            "max_halving_gap_shift_eV": float(good["halving_gap_shift"].max()),
             "median_gap_shift_eV": float(good["refine_gap_shift"].median()),
             "max_gap_shift_eV": float(good["refine_gap_shift"].max()),
-            "n_over_halving_criterion": int((good["refine_gap_shift"] > HALVING_TOLERANCE_EV).sum()),
+            "n_over_gap_tolerance": int((good["refine_gap_shift"] > protocol.gap_tolerance).sum()),
         },
         "pbe_cross_check": pbe_check,
         "wall_time_s": {

@@ -8,8 +8,10 @@
   `fmax`. One relaxation can stop in any of several nearby minima, so the kept
   cell is that of the lowest-energy run; it is then refined by a fresh optimiser
   of the same class to `refine_fmax` (a restart sheds the stale Hessian that makes
-  a single run crawl along soft tilt modes), and the label is the refined cell's
-  gap. Every run's energy, gap and space group are recorded, the kept one named.
+  a single run crawl along soft tilt modes) and on, by halvings of the tolerance
+  (each a fresh optimiser), until one halving moves the gap by at most
+  `gap_tolerance`: the label is that cell's gap, with its own convergence test.
+  Every run's energy, gap and space group are recorded, the kept one named.
 - `thermal`: the symmetric protocol's refined cell, then seeded Langevin dynamics
   at `md_temperature` (fixed cell); the label is the mean GFN1 gap of
   `md_snapshots` evenly spaced snapshots, what a room-temperature measurement sees.
@@ -21,8 +23,8 @@ jobs: `select_relaxation` (the relaxations and the kept run) and `finish_label`
 (the refinement and, for `thermal`, the MD). `stability_labels` relabels under a
 perturbation of each protocol: symmetric continues every run to `fmax/2`, adds a
 run with `perturbation_optimizer` (and one more breaking start if the protocol
-has any) and refines the kept one to `refine_fmax/2`; it also records how far
-the label itself moves when its refinement goes on to `refine_fmax/2` (the
+has any) and refines the kept one from `refine_fmax/2`; it also records how far
+the label itself moves when its own (final) tolerance is halved once more (the
 force-tolerance check). Thermal runs another MD seed; rattle draws another
 rattle seed.
 """
@@ -53,7 +55,9 @@ class Protocol:
 
     name: ProtocolName = "symmetric"
     fmax: float = 0.005  # eV/A, every run; the lowest-energy one is kept
-    refine_fmax: float = 0.00125  # eV/A, the kept run's refinement (the label's tolerance; = fmax: none)
+    refine_fmax: float = 0.00125  # eV/A, the kept run's refinement starts here (= fmax: no refinement)
+    gap_tolerance: float = 0.02  # eV, the gap shift one halving of the tolerance may cause in a converged label
+    max_halvings: int = 4  # halvings of refine_fmax tried before a label counts as not converged
     max_steps: int = 3000
     symprec: float = 1e-3  # A, FixSymmetry's tolerance on the ideal decorated cell
     optimizers: tuple[str, ...] = ("LBFGS", "BFGS")  # ase.optimize classes, each relaxes under FixSymmetry
@@ -77,6 +81,8 @@ class Protocol:
         object.__setattr__(self, "optimizers", tuple(self.optimizers))  # a YAML list arrives as a list
         if not 0 < self.refine_fmax <= self.fmax:
             raise ValueError(f"protocol.refine_fmax {self.refine_fmax} must lie in (0, fmax = {self.fmax}]")
+        if self.gap_tolerance <= 0 or self.max_halvings < 1:
+            raise ValueError("protocol.gap_tolerance must be > 0 and protocol.max_halvings >= 1")
         if not self.optimizers:
             raise ValueError("protocol.optimizers: name at least one ase.optimize class")
         for name in (*self.optimizers, self.perturbation_optimizer):
@@ -259,19 +265,30 @@ def selection_runs(start: Structure, *, protocol: Protocol, mask: int, calculato
     return runs
 
 
+def _label_of(run: Run, *, kept: str, runs: list[dict], seconds: float, refined: dict | None = None) -> Label:
+    """The symmetric label whose cell is `run`'s."""
+    return Label(
+        protocol="symmetric",
+        gap=run.gap,
+        structure=run.structure,
+        energy_per_atom=run.energy_per_atom,
+        kept=kept,
+        converged=run.converged,
+        runs=runs,
+        seconds=seconds,
+        refined=refined,
+    )
+
+
 def kept_label(runs: list[Run]) -> Label:
     """The symmetric label of the lowest-energy run, before refinement."""
     kept = lowest(runs)
-    return Label(
-        protocol="symmetric",
-        gap=kept.gap,
-        structure=kept.structure,
-        energy_per_atom=kept.energy_per_atom,
-        kept=kept.start,
-        converged=kept.converged,
-        runs=[r.record() for r in runs],
-        seconds=sum(r.seconds for r in runs),
-    )
+    return _label_of(kept, kept=kept.start, runs=[r.record() for r in runs], seconds=sum(r.seconds for r in runs))
+
+
+def kept_optimizer(label: Label) -> str:
+    """The optimiser class of a symmetric label's kept run (its refinements use the same class)."""
+    return next(r["optimizer"] for r in label.runs if r["start"] == label.kept)
 
 
 def refine(structure: Structure, *, optimizer: str, start: str, protocol: Protocol, calculator, fmax: float) -> Run:
@@ -295,25 +312,52 @@ def refine(structure: Structure, *, optimizer: str, start: str, protocol: Protoc
 
 
 def refined_label(selected: Label, *, protocol: Protocol, calculator, fmax: float | None = None) -> Label:
-    """`selected` (a symmetric label) with its kept cell refined to `fmax` (default `refine_fmax`); as is when no tighter."""
+    """`selected` (a symmetric label) refined to `fmax` (default `refine_fmax`), then on by halvings of the tolerance.
+
+    Each halving is a fresh optimiser from the previous cell; the ladder stops at the first halving that
+    moves the gap by at most `gap_tolerance`, and its cell is the label. A flat stretch can stop a
+    relaxation short of its minimum with small forces (one demo cell: 0.105 eV and 1.2 meV/atom lower
+    after one more halving), so the label carries its own convergence test: `refined["halving_gap_shift"]`.
+    No halving within `gap_tolerance` after `max_halvings`: `refined["tolerance_converged"]` is False (the
+    generator excludes such a cell, with the reason). As is when no tighter.
+    """
     fmax = protocol.refine_fmax if fmax is None else fmax
     if selected.protocol != "symmetric" or fmax >= protocol.fmax:
         return selected
-    kept = next(r for r in selected.runs if r["start"] == selected.kept)
-    run = refine(
-        selected.structure, optimizer=kept["optimizer"], start=selected.kept, protocol=protocol, calculator=calculator, fmax=fmax
-    )
-    return Label(
-        protocol="symmetric",
-        gap=run.gap,
-        structure=run.structure,
-        energy_per_atom=run.energy_per_atom,
+    optimizer = kept_optimizer(selected)
+    ladder = [
+        refine(selected.structure, optimizer=optimizer, start=selected.kept, protocol=protocol, calculator=calculator, fmax=fmax)
+    ]
+    for halving in range(1, protocol.max_halvings + 1):
+        ladder.append(
+            refine(
+                ladder[-1].structure,
+                optimizer=optimizer,
+                start=selected.kept,
+                protocol=protocol,
+                calculator=calculator,
+                fmax=fmax / 2**halving,
+            )
+        )
+        shift = abs(ladder[-1].gap - ladder[-2].gap)
+        if shift <= protocol.gap_tolerance:
+            break
+    last = ladder[-1]
+    refined = last.record() | {
+        "label_fmax": fmax / 2 ** (len(ladder) - 1),
+        "halving_gap_shift": round(shift, 5),
+        "tolerance_converged": shift <= protocol.gap_tolerance,
+        "ladder_seconds": round(sum(r.seconds for r in ladder), 2),
+    }
+    label = _label_of(
+        last,
         kept=selected.kept,
-        converged=run.converged,
-        runs=[*selected.runs, run.record()],
-        seconds=selected.seconds + run.seconds,
-        refined=run.record(),
+        runs=[*selected.runs, *(r.record() for r in ladder)],
+        seconds=selected.seconds + sum(r.seconds for r in ladder),
+        refined=refined,
     )
+    label.converged = all(r.converged for r in ladder)
+    return label
 
 
 def label_thermal(relaxed: Structure, *, protocol: Protocol, mask: int, calculator, replica: int = 0) -> Label:
@@ -433,14 +477,14 @@ def stability_labels(start: Structure, *, protocol: Protocol, mask: int, calcula
     perturbed_runs = selection_runs(start, protocol=protocol, mask=mask, calculator=calculator, base=base_runs)
     perturbed = refined_label(kept_label(perturbed_runs), protocol=protocol, calculator=calculator, fmax=protocol.refine_fmax / 2)
     # The force-tolerance check: the label's own cell, its refinement continued to half the tolerance.
-    kept_optimizer = next(r.optimizer for r in base_runs if r.start == base.kept)
+    label_fmax = base.refined["label_fmax"] if base.refined else protocol.fmax
     halved = refine(
         base.structure,
-        optimizer=kept_optimizer,
+        optimizer=kept_optimizer(base),
         start=base.kept,
         protocol=protocol,
         calculator=calculator,
-        fmax=protocol.refine_fmax / 2,
+        fmax=label_fmax / 2,
     )
     halving = [abs(p.gap - b.gap) for b, p in zip(base_runs, perturbed_runs)]
     rows.append(
@@ -449,7 +493,7 @@ def stability_labels(start: Structure, *, protocol: Protocol, mask: int, calcula
             base,
             perturbed,
             base.seconds,
-            label_fmax=protocol.refine_fmax,
+            label_fmax=label_fmax,
             halving_max_gap_shift=max(halving),
             kept_halving_gap_shift=abs(halved.gap - base.gap),
             halving_seconds=halved.seconds,

@@ -180,8 +180,13 @@ def _halving_sentence(stability: dict) -> str:
     if not halving:
         return f"Halving the force tolerance moved a kept gap by at most {stability['halving_fmax_max_gap_shift_eV']:.3f} eV."
     verdict = "met" if halving["criterion_met"] else "not met"
+    if "label_fmax_eV_per_A" in halving:  # each label's own tolerance, from the refinement ladder
+        counts = ", ".join(f"{n} at {f}" for f, n in halving["label_fmax_eV_per_A"].items())
+        tolerance = f"each label's own tolerance, in eV/A: {counts}"
+    else:
+        tolerance = f"{halving['fmax_eV_per_A']} eV/A"
     return (
-        f"Halving the force tolerance ({halving['fmax_eV_per_A']} eV/A) moved the kept gap by more than "
+        f"Halving the force tolerance ({tolerance}) moved the kept gap by more than "
         f"{halving['criterion_eV']} eV for {halving['n_over_criterion']} of {halving['n_arrangements']} arrangements "
         f"(median {halving['median_shift_eV']:.3f} eV, largest {halving['max_shift_eV']:.3f} eV): criterion {verdict}."
     )
@@ -191,9 +196,18 @@ def _refinement_sentence(refinement: dict | None, protocol: dict) -> str:
     """The kept cells' refinement in words (absent in provenance files that predate it)."""
     if not refinement:
         return ""
-    return (
+    sentence = (
         f" Every relaxation ran to {protocol.get('fmax')} eV/A; the kept cell was refined to "
-        f"{refinement['refine_fmax_eV_per_A']} eV/A, which moved its gap by {refinement['median_gap_shift_eV']:.3f} eV "
+        f"{refinement['refine_fmax_eV_per_A']} eV/A"
+    )
+    if "label_fmax_eV_per_A" in refinement:
+        counts = ", ".join(f"{n} at {f}" for f, n in refinement["label_fmax_eV_per_A"].items())
+        sentence += (
+            f" and on, halving the tolerance until one halving moved the gap by at most {refinement['gap_tolerance_eV']} eV "
+            f"(labels by final tolerance in eV/A: {counts}; {refinement['not_tolerance_converged']} never settled)"
+        )
+    return (
+        sentence + f", which moved the gap by {refinement['median_gap_shift_eV']:.3f} eV "
         f"(median), at most {refinement['max_gap_shift_eV']:.3f} eV."
     )
 

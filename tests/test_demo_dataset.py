@@ -47,9 +47,11 @@ def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
     assert selected["id"].tolist() == labelled["id"].tolist()
     assert (labelled["kept_run"] == selected["kept_run"]).all()
     assert (labelled["relax_steps"] >= selected["relax_steps"]).all() and (labelled["seconds_refine"] > 0).all()
-    for runs in labelled["runs"]:
-        refined = json.loads(runs)[-1]
-        assert refined["start"].endswith("_refined") and refined["refined_to_fmax"] == 0.025 and refined["max_force"] < 0.025
+    for row in labelled.itertuples():
+        ladder = [r for r in json.loads(row.runs) if "refined_to_fmax" in r]
+        assert ladder[0]["refined_to_fmax"] == 0.025 and all(r["start"].endswith("_refined") for r in ladder)
+        assert row.label_fmax == ladder[-1]["refined_to_fmax"] and ladder[-1]["max_force"] < row.label_fmax
+        assert row.tolerance_converged == (row.halving_gap_shift <= protocol.gap_tolerance)
     demo.assemble(
         frame_paths=[tmp_path / "label.extxyz.gz"],
         record_paths=[tmp_path / "label.csv"],
@@ -79,13 +81,13 @@ def test_generator_end_to_end_on_a_tiny_plan(tmp_path):
         assert row["n_arrangements"] == 4 and row["within_sd_eV"] >= 0 and row["between_sd_eV"] > 0
     halving = stability["halving_fmax"]
     assert halving["n_arrangements"] == 4 and halving["criterion_met"] == (halving["n_over_criterion"] == 0)
-    assert halving["fmax_eV_per_A"] == 0.025 and provenance["refinement"]["refine_fmax_eV_per_A"] == 0.025
+    assert sum(halving["label_fmax_eV_per_A"].values()) == 4 and provenance["refinement"]["refine_fmax_eV_per_A"] == 0.025
     assert provenance["pbe_cross_check"] == {"n_cells": 0, "gpaw_version": "", "note": "not run"}
     assert provenance["tool_versions"]["chgnet"] and provenance["protocol"]["fmax"] == 0.05
     # The report's section on how the labels were made reads this provenance.
     section = _labels_section({"label_provenance": tmp_path / "p.json"})
     assert "Label stability on 4 arrangements" in section and "PBE cross-check: not run" in section
-    assert "Halving the force tolerance (0.025 eV/A)" in section
+    assert "Halving the force tolerance (each label's own tolerance" in section
 
 
 def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3, monkeypatch):
@@ -113,6 +115,25 @@ def test_pbe_gap_folds_r_onto_gamma(tmp_path, cubic_cssnbr3, monkeypatch):
     assert (gaps["pbe_energy"] < 0).all()  # Gamma-only energies of small cells are far from converged: not compared
     # PBE's R-point gap of CsSnBr3 is a few tenths of an eV (experiment 1.75); Gamma alone is several eV.
     assert 0.1 < gaps.loc["folded", "pbe_gap"] < 1.0 < 3.0 < gaps.loc["primitive", "pbe_gap"]
+
+
+def test_excluded_cells_carry_their_reason():
+    """Every cell not shipped is listed with why: broken framework first, then the relaxation, then the label's ladder."""
+    records = pd.DataFrame(
+        {
+            "id": ["ok", "broken", "stuck", "moving"],
+            "n_I": [1, 2, 3, 4],
+            "framework_intact": [True, False, True, True],
+            "relax_converged": [True, False, False, True],
+            "tolerance_converged": [True, True, True, False],
+        }
+    )
+    excluded = demo._excluded(records).set_index("id")["reason"].to_dict()
+    assert excluded == {
+        "broken": "framework broken",
+        "stuck": "relaxation not converged",
+        "moving": "label not converged: every halving of the force tolerance moved the gap by more than protocol.gap_tolerance",
+    }
 
 
 def test_report_describes_the_shipped_labels():

@@ -50,6 +50,8 @@ def test_symmetric_protocol_keeps_the_arrangements_symmetry(calculator):
 def test_protocol_rejects_an_unknown_optimiser_and_a_looser_refinement():
     with pytest.raises(ValueError, match="refine_fmax"):
         Protocol(fmax=0.005, refine_fmax=0.01)
+    with pytest.raises(ValueError, match="gap_tolerance"):
+        Protocol(gap_tolerance=0)
     with pytest.raises(ValueError, match="NoSuchOptimizer"):
         Protocol(optimizers=["LBFGS", "NoSuchOptimizer"])
     assert Protocol(optimizers=["LBFGS"]).optimizers == ("LBFGS",)  # a YAML list becomes a tuple
@@ -64,15 +66,24 @@ def test_lowest_energy_run_is_kept_and_repeats_exactly(calculator):
     protocol = Protocol(name="symmetric", fmax=0.05, refine_fmax=0.025, optimizers=("LBFGS", "BFGS"), breaking_starts=1)
     first = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
     again = label_arrangement(start, protocol=protocol, mask=mask, calculator=calculator)
-    runs, refined = first.runs[:-1], first.runs[-1]
+    runs = [r for r in first.runs if "refined_to_fmax" not in r]
+    ladder = [r for r in first.runs if "refined_to_fmax" in r]
+    refined = ladder[-1]
     assert [r["start"] for r in runs] == ["symmetric_LBFGS", "symmetric_BFGS", "breaking_1"]
     assert [r["optimizer"] for r in runs] == ["LBFGS", "BFGS", "LBFGS"]
     converged = [r for r in runs if r["converged"]]
     kept = min(converged, key=lambda r: r["energy_per_atom"])
     assert first.kept == kept["start"]
-    # The label is the kept run refined by its own optimiser class: no higher in energy, forces within refine_fmax.
-    assert refined == first.refined and refined["start"] == f"{first.kept}_refined"
-    assert refined["optimizer"] == kept["optimizer"] and refined["max_force"] < 0.025
+    # The label is the kept run refined by its own optimiser class, the tolerance halved until one halving
+    # moves the gap by at most gap_tolerance: no higher in energy, forces within the label's tolerance.
+    assert first.refined.items() >= refined.items() and all(r["start"] == f"{first.kept}_refined" for r in ladder)
+    assert [r["refined_to_fmax"] for r in ladder] == [0.025 / 2**k for k in range(len(ladder))]
+    shifts = np.abs(np.diff([r["gap_gfn1_raw"] for r in ladder]))
+    assert 2 <= len(ladder) <= protocol.max_halvings + 1 and (shifts[:-1] > protocol.gap_tolerance).all()
+    assert first.refined["tolerance_converged"] == (shifts[-1] <= protocol.gap_tolerance)
+    assert first.refined["halving_gap_shift"] == pytest.approx(shifts[-1], abs=2e-5)
+    assert first.refined["label_fmax"] == ladder[-1]["refined_to_fmax"]
+    assert refined["optimizer"] == kept["optimizer"] and refined["max_force"] < first.refined["label_fmax"]
     assert first.energy_per_atom == pytest.approx(refined["energy_per_atom"], abs=1e-6)  # records round to 1e-7
     assert refined["energy_per_atom"] <= kept["energy_per_atom"] + 1e-6
     assert first.gap == pytest.approx(refined["gap_gfn1_raw"], abs=1e-5)
@@ -96,7 +107,7 @@ def test_stability_labels_cover_every_protocol(calculator):
     assert starts[:3] == ["symmetric_LBFGS", "symmetric_BFGS", "symmetric_FIRE"] and starts[3].endswith("_refined")
     assert all(r["continued_from_fmax"] == 0.05 for r in sym["runs_perturbed"][:2])
     assert sym["runs_perturbed"][3]["refined_to_fmax"] == protocol.refine_fmax / 2
-    assert sym["gap_base"] == symmetric.gap and sym["label_fmax"] == protocol.refine_fmax
+    assert sym["gap_base"] == symmetric.gap and sym["label_fmax"] == symmetric.refined["label_fmax"] <= protocol.refine_fmax
     assert sym["kept_halving_gap_shift"] >= 0 and sym["halving_seconds"] > 0
     # Perturbations differ from the base: another MD seed, another rattle.
     assert rows[1]["gap_base"] != rows[1]["gap_perturbed"] and rows[2]["gap_base"] != rows[2]["gap_perturbed"]

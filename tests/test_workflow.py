@@ -73,7 +73,7 @@ def tiny_config(workdir: Path, **overrides) -> dict:
         "interpret": {"bootstrap": 200},
         "screening": {"max_candidates": 30, "n_chunks": 2, "n_export": 4},
         # The symmetric protocol at a loose tolerance: seconds per candidate instead of a minute.
-        "demo_dataset": {"protocol": {"name": "symmetric", "fmax": 0.05}},
+        "demo_dataset": {"protocol": {"name": "symmetric", "fmax": 0.05, "refine_fmax": 0.025}},
     }
     for key, value in overrides.items():
         config[key] = {**config.get(key, {}), **value}
