@@ -360,7 +360,8 @@ def _excluded(records: pd.DataFrame) -> pd.DataFrame:
     reasons = np.select(
         [~intact, ~relaxed],
         ["framework broken", "relaxation not converged"],
-        "label not converged: every halving of the force tolerance moved the gap by more than protocol.gap_tolerance",
+        "label not converged: no protocol.settled_halvings halvings of the force tolerance in a row "
+        "moved the gap by at most protocol.gap_tolerance",
     )
     bad = ~(intact & relaxed & settled)
     return pd.DataFrame({"id": records.loc[bad, "id"], "n_I": records.loc[bad, "n_I"], "reason": reasons[bad.to_numpy()]})
@@ -514,10 +515,12 @@ def assemble(
         },
         "refinement": {
             "what": "the kept run's cell relaxed again by a fresh optimiser of its class to protocol.refine_fmax, "
-            "then on by halvings of the tolerance until one moves the gap by at most protocol.gap_tolerance; "
+            "then on by halvings of the tolerance until protocol.settled_halvings in a row each move the gap by at most "
+            "protocol.gap_tolerance; "
             "the last cell's gap is the label",
             "refine_fmax_eV_per_A": protocol.refine_fmax,
             "gap_tolerance_eV": protocol.gap_tolerance,
+            "settled_halvings": protocol.settled_halvings,
             "label_fmax_eV_per_A": {
                 f"{f:.6g}": int(n) for f, n in records["label_fmax"].value_counts().sort_index(ascending=False).items()
             },

@@ -203,7 +203,8 @@ def _refinement_sentence(refinement: dict | None, protocol: dict) -> str:
     if "label_fmax_eV_per_A" in refinement:
         counts = ", ".join(f"{n} at {f}" for f, n in refinement["label_fmax_eV_per_A"].items())
         sentence += (
-            f" and on, halving the tolerance until one halving moved the gap by at most {refinement['gap_tolerance_eV']} eV "
+            f" and on, halving the tolerance until {refinement.get('settled_halvings', 1)} halvings in a row moved the gap "
+            f"by at most {refinement['gap_tolerance_eV']} eV "
             f"(labels by final tolerance in eV/A: {counts}; {refinement['not_tolerance_converged']} never settled)"
         )
     return (

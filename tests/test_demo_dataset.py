@@ -132,7 +132,8 @@ def test_excluded_cells_carry_their_reason():
     assert excluded == {
         "broken": "framework broken",
         "stuck": "relaxation not converged",
-        "moving": "label not converged: every halving of the force tolerance moved the gap by more than protocol.gap_tolerance",
+        "moving": "label not converged: no protocol.settled_halvings halvings of the force tolerance in a row "
+        "moved the gap by at most protocol.gap_tolerance",
     }
 
 
