@@ -320,11 +320,16 @@ def pbe_chunk_file(*, frames_path: str, out_path: str, ranks: int, log=print) ->
     pbe_gaps(cells=cells, out_path=out_path, ranks=ranks, log=log)
 
 
+def _count_by_tolerance(label_fmax: pd.Series) -> dict[str, int]:
+    """How many labels settled at each force tolerance (eV/A), loosest first."""
+    return {f"{f:.6g}": int(n) for f, n in label_fmax.value_counts().sort_index(ascending=False).items()}
+
+
 def _halving_summary(shifts: pd.Series, *, label_fmax: pd.Series, tolerance: float) -> dict:
     """How far the labels moved when their own tolerance `label_fmax` was halved, against `tolerance` (eV)."""
     over = int((shifts > tolerance).sum())
     return {
-        "label_fmax_eV_per_A": {f"{f:.6g}": int(n) for f, n in label_fmax.value_counts().sort_index(ascending=False).items()},
+        "label_fmax_eV_per_A": _count_by_tolerance(label_fmax),
         "criterion_eV": tolerance,
         "n_arrangements": int(len(shifts)),
         "n_over_criterion": over,
@@ -521,9 +526,7 @@ def assemble(
             "refine_fmax_eV_per_A": protocol.refine_fmax,
             "gap_tolerance_eV": protocol.gap_tolerance,
             "settled_halvings": protocol.settled_halvings,
-            "label_fmax_eV_per_A": {
-                f"{f:.6g}": int(n) for f, n in records["label_fmax"].value_counts().sort_index(ascending=False).items()
-            },
+            "label_fmax_eV_per_A": _count_by_tolerance(records["label_fmax"]),
             "not_tolerance_converged": int((~records["tolerance_converged"].astype(bool)).sum()),
             "max_halving_gap_shift_eV": float(good["halving_gap_shift"].max()),
             "median_gap_shift_eV": float(good["refine_gap_shift"].median()),
