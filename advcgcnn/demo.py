@@ -198,7 +198,7 @@ def tool_versions() -> dict:
 
 
 def write_plan(*, orbits_path: str, plan_path: str, stability_path: str, settings: Mapping) -> None:
-    """Seeded samples: the dataset's orbits per substituent count, and the stability sample; dealt into chunks.
+    """Seeded samples: the dataset's orbits per substituent count (plus `extension`), and the stability sample; in chunks.
 
     The stability sample is both end members plus `stability.per_composition`
     orbits at each of `stability.n_sub` (also the PBE cross-check's cells).
@@ -208,10 +208,19 @@ def write_plan(*, orbits_path: str, plan_path: str, stability_path: str, setting
     n_sites = int(orbits["n_sub"].max())
     chosen = sample_orbits(orbits, per_count=settings["orbits_per_count"], seed=seed)
     frame = pd.DataFrame({"mask": chosen["mask"], "n_I": chosen["n_sub"], "multiplicity": chosen["multiplicity"]})
-    frame["n_sites"] = n_sites
     # Round-robin keeps chunks balanced in composition (and so in cost).
     frame["chunk"] = np.arange(len(frame)) % settings["n_chunks"]
-    write_csv(plan_path, frame)
+    extension = settings.get("extension") or {}
+    if extension.get("orbits_per_count", 0):
+        # Drawn apart (seed + 2) from the orbits the first draw left, in chunks of their own: a finished
+        # generation grows without a single existing row or chunk changing.
+        left = ~np.isin(orbits["mask"], chosen["mask"])
+        more = sample_orbits({k: v[left] for k, v in orbits.items()}, per_count=extension["orbits_per_count"], seed=seed + 2)
+        added = pd.DataFrame({"mask": more["mask"], "n_I": more["n_sub"], "multiplicity": more["multiplicity"]})
+        added["chunk"] = settings["n_chunks"] + np.arange(len(added)) % extension["n_chunks"]
+        frame = pd.concat([frame, added], ignore_index=True)
+    frame["n_sites"] = n_sites
+    write_csv(plan_path, frame[["mask", "n_I", "multiplicity", "n_sites", "chunk"]])
 
     stability = settings["stability"]
     sample = sample_orbits(orbits, per_count=stability["per_composition"], seed=seed + 1)
@@ -221,6 +230,11 @@ def write_plan(*, orbits_path: str, plan_path: str, stability_path: str, setting
     frame["n_sites"] = n_sites
     frame["chunk"] = np.arange(len(frame)) % stability["n_chunks"]
     write_csv(stability_path, frame)
+
+
+def label_chunks(settings: Mapping) -> range:
+    """Every chunk of the dataset's plan: `n_chunks`, then the extension's."""
+    return range(settings["n_chunks"] + (settings.get("extension") or {}).get("n_chunks", 0))
 
 
 def _plan_rows(plan_path: str, *, chunk: int, spec: ParentSpec) -> pd.DataFrame:
@@ -538,7 +552,8 @@ def assemble(
             "labels_total": float(records["seconds_label"].sum()),
             "refinement_total": float(records["seconds_refine"].sum()),
             "per_configuration_mean": float(records["seconds_label"].mean()),
-            "stability_sample_total": float(stability["seconds_per_label"].sum()),
+            # One base label per arrangement and protocol; thermal's includes the symmetric relaxation it starts from.
+            "stability_base_labels_by_protocol": stability.groupby("protocol")["seconds_per_label"].sum().round(1).to_dict(),
             "pbe_total": float(pbe["seconds"].sum()),
         },
         "tool_versions": tool_versions() | {"gpaw (PBE cross-check)": pbe_check["gpaw_version"]},

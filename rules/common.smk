@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from advcgcnn.demo import label_chunks
 from advcgcnn.ingest import n_chunks
 from advcgcnn.sources import count_configurations
 from advcgcnn.parent import ParentSpec

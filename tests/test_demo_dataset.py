@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -156,8 +157,9 @@ def test_shipped_dataset_matches_its_provenance():
     assert {f.info["n_I"] for f in frames} == set(range(25))  # every composition present
     calibration = provenance["calibration"]
     assert calibration["method"] in calibration["alternatives"] and 0 <= calibration["class_agreement_between_alternatives"] <= 1
-    for f in frames:
-        assert f.info["framework_intact"] and f.info["relax_converged"]
+    for f in frames:  # every shipped label settled on its ladder, at or below refine_fmax
+        assert f.info["framework_intact"] and f.info["relax_converged"] and f.info["tolerance_converged"]
+        assert f.info["label_fmax"] <= provenance["protocol"]["refine_fmax"]
         assert f.info["band_gap"] == pytest.approx(calibration["intercept"] + calibration["slope"] * f.info["gap_gfn1_raw"])
     # The study's descriptor varies on relaxed cells: recomputed here (spglib, 0.1 A) on every tenth cell.
     sample = frames[::10]
@@ -170,6 +172,8 @@ def test_shipped_dataset_matches_its_provenance():
     symmetry = pd.DataFrame(provenance["symmetry_by_n_I"])
     assert symmetry["configurations"].sum() == len(frames)
     excluded = sum(provenance["excluded_by_n_I"].values())
+    unsettled = [e for e in provenance["excluded"] if e["reason"].startswith("label not converged")]
+    assert len(unsettled) <= provenance["refinement"]["not_tolerance_converged"]
     assert excluded == len(provenance["excluded"]) == provenance["n_planned"] - len(frames)
     # The default protocol's labels belong to the arrangement: within spread well below between, interval included.
     stability = provenance["label_stability"]
@@ -190,3 +194,30 @@ def test_class_agreement_counts_classes_a_calibration_changes():
     assert demo.class_agreement(raw_gaps=raw, ids=ids, calibrations=shifted) == 0.5  # a and c swap classes
     above = {"shifted": {"slope": 1.0, "intercept": 0.6}, "stretched": {"slope": 2.0, "intercept": 0.0}}
     assert demo.class_agreement(raw_gaps=raw, ids=ids, calibrations=above) == 1.0
+
+
+def test_plan_extension_appends_new_orbits_in_chunks_of_their_own(tmp_path):
+    """A finished generation grows: every existing row and chunk stays, the new orbits are new and capped."""
+    n_sub = np.repeat([0, 1, 2, 3], [1, 2, 10, 10])
+    orbits = pd.DataFrame({"mask": [f"{m:06x}" for m in range(len(n_sub))], "n_sub": n_sub, "multiplicity": 1})
+    orbits.to_csv(tmp_path / "orbits.csv", index=False)
+    settings = {"seed": 7, "orbits_per_count": 4, "n_chunks": 3, "stability": {"per_composition": 2, "n_sub": [2], "n_chunks": 1}}
+
+    def plan(name: str, extension: dict) -> pd.DataFrame:
+        demo.write_plan(
+            orbits_path=tmp_path / "orbits.csv",
+            plan_path=tmp_path / f"{name}.csv",
+            stability_path=tmp_path / f"{name}_stability.csv",
+            settings=settings | {"extension": extension},
+        )
+        return pd.read_csv(tmp_path / f"{name}.csv")
+
+    first = plan("first", {})
+    grown = plan("grown", {"orbits_per_count": 3, "n_chunks": 2})
+    pd.testing.assert_frame_equal(grown.iloc[: len(first)], first)
+    added = grown.iloc[len(first) :]
+    assert not added["mask"].isin(first["mask"]).any()
+    assert added.groupby("n_I").size().to_dict() == {2: 3, 3: 3}  # n_I 0 and 1 have no orbit left
+    assert set(added["chunk"]) == {3, 4} and set(first["chunk"]) == {0, 1, 2}
+    assert demo.label_chunks(settings | {"extension": {"orbits_per_count": 3, "n_chunks": 2}}) == range(5)
+    assert demo.label_chunks(settings) == range(3)
