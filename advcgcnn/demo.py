@@ -232,7 +232,7 @@ def write_plan(*, orbits_path: str, plan_path: str, stability_path: str, setting
     write_csv(stability_path, frame)
 
 
-def label_chunks(settings: Mapping) -> range:
+def label_chunks(*, settings: Mapping) -> range:
     """Every chunk of the dataset's plan: `n_chunks`, then the extension's."""
     return range(settings["n_chunks"] + (settings.get("extension") or {}).get("n_chunks", 0))
 

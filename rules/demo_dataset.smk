@@ -119,8 +119,8 @@ rule demo_pbe_chunk:
 
 rule make_demo_dataset:
     input:
-        frames=expand(rules.demo_label_chunk.output.frames, chunk=label_chunks(DEMO)),
-        records=expand(rules.demo_label_chunk.output.records, chunk=label_chunks(DEMO)),
+        frames=expand(rules.demo_label_chunk.output.frames, chunk=label_chunks(settings=DEMO)),
+        records=expand(rules.demo_label_chunk.output.records, chunk=label_chunks(settings=DEMO)),
         stability=expand(rules.demo_stability_chunk.output.records, chunk=range(DEMO["stability"]["n_chunks"])),
         pbe=expand(rules.demo_pbe_chunk.output.gaps, chunk=range(DEMO["stability"]["n_chunks"])),
     output:

@@ -219,5 +219,5 @@ def test_plan_extension_appends_new_orbits_in_chunks_of_their_own(tmp_path):
     assert not added["mask"].isin(first["mask"]).any()
     assert added.groupby("n_I").size().to_dict() == {2: 3, 3: 3}  # n_I 0 and 1 have no orbit left
     assert set(added["chunk"]) == {3, 4} and set(first["chunk"]) == {0, 1, 2}
-    assert demo.label_chunks(settings | {"extension": {"orbits_per_count": 3, "n_chunks": 2}}) == range(5)
-    assert demo.label_chunks(settings) == range(3)
+    assert demo.label_chunks(settings=settings | {"extension": {"orbits_per_count": 3, "n_chunks": 2}}) == range(5)
+    assert demo.label_chunks(settings=settings) == range(3)
