@@ -522,7 +522,6 @@ def assemble(
             "protocol_comparison": comparison.round(5).to_dict(orient="records"),
             "clearest_protocol": str(clearest["protocol"]),
             "default_protocol": protocol.name,
-            "halving_fmax_max_gap_shift_eV": float(symmetric["kept_halving_gap_shift"].max()),
             "halving_fmax": _halving_summary(
                 symmetric["kept_halving_gap_shift"], label_fmax=symmetric["label_fmax"], tolerance=protocol.gap_tolerance
             )

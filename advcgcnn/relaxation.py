@@ -351,8 +351,8 @@ def refined_label(selected: Label, *, protocol: Protocol, calculator, fmax: floa
             break
     last = ladder[-1]
     refined = last.record() | {
-        "label_fmax": fmax / 2 ** (len(ladder) - 1),
-        "halving_gap_shift": round(max(shifts[-protocol.settled_halvings :]), 5),
+        "label_fmax": last.extra["refined_to_fmax"],
+        "halving_gap_shift": round(max(recent), 5),
         "tolerance_converged": settled,
         "ladder_seconds": round(sum(r.seconds for r in ladder), 2),
     }
